@@ -1,0 +1,202 @@
+//! Passwords, which people choose, are hashed with Argon2id.
+//!
+//! Hashing is deliberately slow, so it runs on blocking threads, at most `password_workers` at
+//! once, with a bounded queue in front: a flood of logins waits or is turned away, while token
+//! checks (which never hash) keep running on the async workers. A login for an unknown user is
+//! verified against a dummy hash of the same cost, so it takes as long as a wrong password.
+
+use crate::error::CoreError;
+use crate::settings::Argon2Settings;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// The longest password accepted: long enough for any passphrase, short enough that hashing it
+/// costs nothing extra.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A password in clear text, as a user typed it. Its `Debug` never prints it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(value: impl Into<String>) -> Result<Self, CoreError> {
+        let value = value.into();
+        if value.is_empty() {
+            return Err(CoreError::InvalidInput("the password is empty".into()));
+        }
+        if value.len() > MAX_PASSWORD_BYTES {
+            return Err(CoreError::InvalidInput(format!(
+                "the password is longer than {MAX_PASSWORD_BYTES} bytes"
+            )));
+        }
+        Ok(Self(value))
+    }
+
+    /// A new random password of 24 alphanumeric characters (about 143 bits).
+    pub fn generate() -> Self {
+        use rand::{distributions::Alphanumeric, Rng};
+        Self(
+            rand::rngs::OsRng
+                .sample_iter(&Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect(),
+        )
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    params: Params,
+    permits: Semaphore,
+    waiting: AtomicUsize,
+    queue_limit: usize,
+    /// A hash of a random password with the current cost, verified for unknown users.
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    pub fn new(
+        settings: Argon2Settings,
+        workers: usize,
+        queue_limit: usize,
+    ) -> Result<Self, CoreError> {
+        let params = Params::new(
+            settings.memory_kib,
+            settings.iterations,
+            settings.parallelism,
+            None,
+        )
+        .map_err(|e| CoreError::InvalidInput(format!("invalid Argon2 settings: {e}")))?;
+        let dummy_hash = hash_with(&params, Password::generate().expose())?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                params,
+                permits: Semaphore::new(workers.max(1)),
+                waiting: AtomicUsize::new(0),
+                queue_limit,
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// Hashes a new password into a PHC string (`$argon2id$v=19$m=...`).
+    pub async fn hash(&self, password: &Password) -> Result<String, CoreError> {
+        let params = self.inner.params.clone();
+        let password = password.clone();
+        self.run(move || hash_with(&params, password.expose()))
+            .await?
+    }
+
+    /// Verifies a password against a stored PHC string, or against the dummy hash when there
+    /// is none (unknown user), so both cases cost the same. Returns whether it matched.
+    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, CoreError> {
+        let known = stored.is_some();
+        let phc = stored.unwrap_or(&self.inner.dummy_hash).to_owned();
+        let password = password.clone();
+        let matched = self
+            .run(move || {
+                let Ok(parsed) = PasswordHash::new(&phc) else {
+                    return false;
+                };
+                Argon2::default()
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .await?;
+        Ok(known && matched)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, CoreError> {
+        let inner = &self.inner;
+        if inner.waiting.fetch_add(1, Ordering::AcqRel) >= inner.queue_limit + inner.permits.available_permits().max(1) {
+            inner.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(CoreError::Busy);
+        }
+        let permit = inner.permits.acquire().await;
+        inner.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|_| CoreError::Busy)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| CoreError::Internal("a password hashing thread failed".into()))
+    }
+}
+
+fn hash_with(params: &Params, password: &str) -> Result<String, CoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::new(
+            Argon2Settings {
+                memory_kib: 64,
+                iterations: 1,
+                parallelism: 1,
+            },
+            2,
+            8,
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let hasher = cheap();
+        let password = Password::new("correct horse").unwrap();
+        let phc = hasher.hash(&password).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert!(hasher.verify(&password, Some(&phc)).await.unwrap());
+        let wrong = Password::new("battery staple").unwrap();
+        assert!(!hasher.verify(&wrong, Some(&phc)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies() {
+        let hasher = cheap();
+        let password = Password::new("anything").unwrap();
+        assert!(!hasher.verify(&password, None).await.unwrap());
+    }
+
+    #[test]
+    fn passwords_are_bounded_and_hidden_from_debug() {
+        assert!(Password::new("").is_err());
+        assert!(Password::new("x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        let password = Password::new("hunter2").unwrap();
+        assert!(!format!("{password:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_default_cost_is_owasps() {
+        let s = Argon2Settings::default();
+        assert_eq!((s.memory_kib, s.iterations, s.parallelism), (19456, 2, 1));
+    }
+}

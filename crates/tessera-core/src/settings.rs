@@ -1,0 +1,88 @@
+//! The knobs of the core, with defaults that are safe for production.
+
+use crate::error::CoreError;
+use std::time::Duration;
+
+/// The longest lifetime any token may ask for: ten years. Anything longer is a mistake.
+pub const MAX_LIFETIME_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
+/// A token lifetime that is known to be sensible: at least one second, at most ten years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime(u64);
+
+impl Lifetime {
+    pub fn from_secs(seconds: u64) -> Result<Self, CoreError> {
+        if seconds == 0 || seconds > MAX_LIFETIME_SECONDS {
+            return Err(CoreError::InvalidInput(format!(
+                "a lifetime must be between 1 and {MAX_LIFETIME_SECONDS} seconds"
+            )));
+        }
+        Ok(Self(seconds))
+    }
+
+    pub fn as_secs(self) -> u64 {
+        self.0
+    }
+
+    pub fn as_duration(self) -> time::Duration {
+        time::Duration::seconds(self.0 as i64)
+    }
+}
+
+/// Argon2id cost. The default is OWASP's recommendation: m=19 MiB, t=2, p=1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lifetime of OAuth access tokens.
+    pub access_token_lifetime: Lifetime,
+    /// Lifetime of OAuth refresh tokens.
+    pub refresh_token_lifetime: Lifetime,
+    /// Scopes tessera knows; a request for any other is `invalid_scope`.
+    pub scopes: Vec<String>,
+    /// The scope a user's token gets when none is asked for.
+    pub default_scope: String,
+    pub argon2: Argon2Settings,
+    /// How many password hashes may run at once (each on its own blocking thread).
+    pub password_workers: usize,
+    /// How many logins may wait for a hashing thread before new ones are turned away.
+    pub password_queue: usize,
+    /// How many verified tokens the check cache holds.
+    pub cache_capacity: usize,
+    /// How long a cached check is trusted before the store is asked again. It bounds how long a
+    /// revoke made by another process (the CLI, another node) takes to be seen here.
+    pub cache_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime: Lifetime(3600),
+            refresh_token_lifetime: Lifetime(30 * 24 * 3600),
+            scopes: vec!["read".into(), "write".into()],
+            default_scope: "read write".into(),
+            argon2: Argon2Settings::default(),
+            password_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            password_queue: 256,
+            cache_capacity: 100_000,
+            cache_ttl: Duration::from_secs(5),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The storage port. The core says what it needs kept; `tessera-store` implements it on SQLite
+//! (and later PostgreSQL), and one test suite checks every implementation.
+
+use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
+use crate::client::Client;
+use crate::secret::SecretHash;
+use crate::token::{NewToken, Token, TokenQuery, TokenStatus};
+use crate::user::{NewUser, User};
+use async_trait::async_trait;
+use thiserror::Error;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique key is taken (a user name, a client id).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The database cannot be reached or answered with an error; the message is for logs and
+    /// never holds a secret.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A stored row could not be read back into the domain (a bug or a hand-edited database).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers whether the database is reachable.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// How many enabled super admins exist (bootstrap, and the last one cannot be deleted).
+    async fn count_super_admins(&self) -> StoreResult<u64>;
+    async fn insert_user(&self, user: &NewUser) -> StoreResult<User>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+    /// The user and their password hash, by name ignoring ASCII case.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<bool>;
+    async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool>;
+    /// Deletes the user and every token they hold.
+    async fn delete_user(&self, user_id: i64) -> StoreResult<bool>;
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Deletes the client and every token issued to it.
+    async fn delete_client(&self, id: &str) -> StoreResult<bool>;
+
+    async fn insert_token(&self, token: &NewToken) -> StoreResult<Token>;
+    async fn token_by_hash(&self, hash: &SecretHash) -> StoreResult<Option<Token>>;
+    async fn token_by_id(&self, id: i64) -> StoreResult<Option<Token>>;
+    /// Tokens matching the query, by ascending id.
+    async fn list_tokens(&self, query: &TokenQuery) -> StoreResult<Vec<Token>>;
+    /// Moves a token from `from` to `to` only if it is in `from`; answers whether it moved.
+    /// This compare-and-set is what makes refresh rotation safe under concurrent use.
+    async fn transition_token(
+        &self,
+        id: i64,
+        from: TokenStatus,
+        to: TokenStatus,
+    ) -> StoreResult<bool>;
+    /// Revokes every active or disabled token of a family; returns the hashes revoked.
+    async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
+    /// Records when tokens were last used, in one batch.
+    async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;
+
+    async fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+}

@@ -1,0 +1,117 @@
+//! `/auth/verify`, for reverse proxies (nginx `auth_request`, Traefik `forwardAuth`): is the
+//! token on the original request good? 200 with the holder in `X-Auth-*` headers, or 401.
+//!
+//! The token is read where the original request carried it: `Authorization: Bearer`, or an
+//! `access_token=` / `token=` query parameter of the original URI (`X-Original-URI` from nginx,
+//! `X-Forwarded-Uri` from Traefik, or this request's own query).
+
+use crate::auth_header::{authorization, Authorization};
+use crate::params::Params;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use std::net::SocketAddr;
+use tessera_core::{CoreError, Door, Origin, TokenSecret};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/auth/verify", any(verify))
+}
+
+/// The query parameters that carry tokens in the vendor dialects (ExtraView, ArcGIS).
+const TOKEN_PARAMETERS: [&str; 2] = ["access_token", "token"];
+
+enum Presented {
+    Token(String),
+    Missing,
+    Malformed,
+}
+
+fn presented_token(headers: &HeaderMap, uri: &Uri) -> Presented {
+    match authorization(headers) {
+        Authorization::Bearer(token) => return Presented::Token(token),
+        Authorization::Basic { .. } | Authorization::Malformed => return Presented::Malformed,
+        Authorization::None => {}
+    }
+    let original_query = ["x-original-uri", "x-forwarded-uri"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once('?').map(|(_, q)| q.to_owned()))
+        .or_else(|| uri.query().map(str::to_owned));
+    let Some(query) = original_query else {
+        return Presented::Missing;
+    };
+    let Ok(params) = Params::from_urlencoded(query.as_bytes()) else {
+        return Presented::Malformed;
+    };
+    for name in TOKEN_PARAMETERS {
+        match params.get(name) {
+            Ok(Some(token)) => return Presented::Token(token.to_owned()),
+            Ok(None) => {}
+            Err(_) => return Presented::Malformed,
+        }
+    }
+    Presented::Missing
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let token = match presented_token(&headers, &uri) {
+        Presented::Token(token) => token,
+        Presented::Missing => return challenge(StatusCode::UNAUTHORIZED, None),
+        Presented::Malformed => return challenge(StatusCode::BAD_REQUEST, Some("invalid_request")),
+    };
+    let origin = Origin::from_ip(Door::ForwardAuth, peer.ip());
+    match state
+        .authority
+        .verify(&TokenSecret::from_presented(token), &origin)
+        .await
+    {
+        Ok(verified) => {
+            let token = &verified.token;
+            let user = verified.user.as_deref();
+            let pairs = [
+                ("x-auth-user", user.map(|u| u.username.clone())),
+                ("x-auth-user-id", user.map(|u| u.id.to_string())),
+                ("x-auth-user-uuid", user.map(|u| u.uuid.to_string())),
+                ("x-auth-role", user.map(|u| u.role.as_str().to_owned())),
+                ("x-auth-client", token.client_id.clone()),
+                ("x-auth-scope", Some(token.scope.to_string())),
+                ("x-auth-token-id", Some(token.id.to_string())),
+            ];
+            let mut response = StatusCode::OK.into_response();
+            for (name, value) in pairs {
+                if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(name), value);
+                }
+            }
+            response
+        }
+        Err(CoreError::Refused(_)) => challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
+        Err(error) => {
+            tracing::error!(%error, "a token check failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+fn challenge(status: StatusCode, error: Option<&str>) -> Response {
+    let value = match error {
+        Some(error) => format!("Bearer realm=\"tessera\", error=\"{error}\""),
+        None => "Bearer realm=\"tessera\"".to_owned(),
+    };
+    let mut response = status.into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}

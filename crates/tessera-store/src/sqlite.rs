@@ -1,0 +1,507 @@
+//! The SQLite store: one file, WAL journal, foreign keys on.
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use tessera_core::store::StoreResult;
+use tessera_core::{
+    AuditEvent, AuditQuery, Binding, Client, GrantType, NewAuditEvent, NewToken, NewUser, Permission,
+    Scope, SecretHash, Store, StoreError, Token, TokenQuery, TokenStatus, User,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the SQLite database at `url`.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+            .map_err(|e| StoreError::Unavailable(format!("invalid SQLite database URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}")))?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrating the SQLite database failed: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn unavailable(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(unique_subject(db.message()))
+        }
+        _ => StoreError::Unavailable(format!("database error: {error}")),
+    }
+}
+
+/// Names what a unique violation was about, from SQLite's message ("UNIQUE constraint failed:
+/// users.username").
+fn unique_subject(message: &str) -> String {
+    if message.contains("users.username") {
+        "a user with this name".into()
+    } else if message.contains("clients.id") {
+        "a client with this id".into()
+    } else {
+        "a record with this key".into()
+    }
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
+}
+
+fn corrupt(what: &str) -> impl FnOnce(tessera_core::CoreError) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(column)
+        .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+}
+
+fn hash_from_blob(blob: Vec<u8>) -> StoreResult<SecretHash> {
+    let bytes: [u8; 32] = blob
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))?;
+    Ok(SecretHash(bytes))
+}
+
+fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
+    let permissions = get::<String>(row, "permissions")?
+        .split_whitespace()
+        .map(Permission::from_str)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt("user permissions"))?;
+    Ok(User {
+        id: get(row, "id")?,
+        uuid: Uuid::parse_str(&get::<String>(row, "uuid")?)
+            .map_err(|e| StoreError::Corrupt(format!("user uuid: {e}")))?,
+        username: get(row, "username")?,
+        display_name: get(row, "display_name")?,
+        role: get::<String>(row, "role")?.parse().map_err(corrupt("user role"))?,
+        enabled: get(row, "enabled")?,
+        permissions,
+        created_at: from_millis(get(row, "created_at")?)?,
+    })
+}
+
+fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
+    let grants = get::<String>(row, "grants")?
+        .split_whitespace()
+        .map(GrantType::from_str)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(corrupt("client grants"))?;
+    Ok(Client {
+        id: get(row, "id")?,
+        name: get(row, "name")?,
+        secret_hash: hash_from_blob(get(row, "secret_hash")?)?,
+        grants,
+        scope: Scope::parse(&get::<String>(row, "scope")?).map_err(corrupt("client scope"))?,
+        created_at: from_millis(get(row, "created_at")?)?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<Token> {
+    let binding_value: String = get(row, "binding_value")?;
+    let binding = match get::<String>(row, "binding_kind")?.as_str() {
+        "none" => Binding::None,
+        "ip" => Binding::Ip(
+            binding_value
+                .parse()
+                .map_err(|_| StoreError::Corrupt("token binding ip".into()))?,
+        ),
+        "referer" => Binding::Referer(binding_value),
+        other => return Err(StoreError::Corrupt(format!("token binding kind {other:?}"))),
+    };
+    let optional_time = |column: &str| -> StoreResult<Option<OffsetDateTime>> {
+        get::<Option<i64>>(row, column)?.map(from_millis).transpose()
+    };
+    Ok(Token {
+        id: get(row, "id")?,
+        hash: hash_from_blob(get(row, "hash")?)?,
+        kind: get::<String>(row, "kind")?.parse().map_err(corrupt("token kind"))?,
+        door: get::<String>(row, "door")?.parse().map_err(corrupt("token door"))?,
+        user_id: get(row, "user_id")?,
+        client_id: get(row, "client_id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        scope: Scope::parse(&get::<String>(row, "scope")?).map_err(corrupt("token scope"))?,
+        status: get::<String>(row, "status")?.parse().map_err(corrupt("token status"))?,
+        created_at: from_millis(get(row, "created_at")?)?,
+        expires_at: optional_time("expires_at")?,
+        last_access: optional_time("last_access")?,
+        creator_id: get(row, "creator_id")?,
+        binding,
+        family: get::<Option<String>>(row, "family")?
+            .map(|f| Uuid::parse_str(&f).map_err(|e| StoreError::Corrupt(format!("token family: {e}"))))
+            .transpose()?,
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
+    Ok(AuditEvent {
+        id: get(row, "id")?,
+        event: NewAuditEvent {
+            at: from_millis(get(row, "at")?)?,
+            kind: get::<String>(row, "kind")?.parse().map_err(corrupt("audit kind"))?,
+            door: get::<String>(row, "door")?.parse().map_err(corrupt("audit door"))?,
+            actor_user_id: get(row, "actor_user_id")?,
+            subject_user_id: get(row, "subject_user_id")?,
+            token_id: get(row, "token_id")?,
+            client_id: get(row, "client_id")?,
+            source_ip: get(row, "source_ip")?,
+            detail: get(row, "detail")?,
+        },
+    })
+}
+
+fn join<T: Copy>(items: &[T], as_str: impl Fn(T) -> &'static str) -> String {
+    items.iter().map(|i| as_str(*i)).collect::<Vec<_>>().join(" ")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn count_super_admins(&self) -> StoreResult<u64> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'super_admin' AND enabled = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(count as u64)
+    }
+
+    async fn insert_user(&self, user: &NewUser) -> StoreResult<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (uuid, username, display_name, role, enabled, permissions, password_hash, created_at)
+             VALUES (?, ?, ?, ?, 1, ?, ?, ?) RETURNING *",
+        )
+        .bind(user.uuid.to_string())
+        .bind(user.username.as_str())
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(join(&user.permissions, Permission::as_str))
+        .bind(&user.password_hash)
+        .bind(millis(user.created_at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let Some(row) = sqlx::query("SELECT * FROM users WHERE username = ? COLLATE NOCASE")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((user_from_row(&row)?, get(&row, "password_hash")?)))
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        sqlx::query("SELECT * FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET enabled = ? WHERE id = ?")
+            .bind(enabled)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, user_id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO clients (id, name, secret_hash, grants, scope, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(client.secret_hash.0.as_slice())
+        .bind(join(&client.grants, GrantType::as_str))
+        .bind(client.scope.to_string())
+        .bind(millis(client.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>> {
+        sqlx::query("SELECT * FROM clients WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        sqlx::query("SELECT * FROM clients ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_token(&self, token: &NewToken) -> StoreResult<Token> {
+        let (binding_kind, binding_value) = match &token.binding {
+            Binding::None => ("none", String::new()),
+            Binding::Ip(ip) => ("ip", ip.to_string()),
+            Binding::Referer(referer) => ("referer", referer.clone()),
+        };
+        let row = sqlx::query(
+            "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, status,
+                                 created_at, expires_at, creator_id, binding_kind, binding_value, family)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(token.hash.0.as_slice())
+        .bind(token.kind.as_str())
+        .bind(token.door.as_str())
+        .bind(token.user_id)
+        .bind(&token.client_id)
+        .bind(&token.name)
+        .bind(&token.description)
+        .bind(token.scope.to_string())
+        .bind(millis(token.created_at))
+        .bind(token.expires_at.map(millis))
+        .bind(token.creator_id)
+        .bind(binding_kind)
+        .bind(binding_value)
+        .bind(token.family.map(|f| f.to_string()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        token_from_row(&row)
+    }
+
+    async fn token_by_hash(&self, hash: &SecretHash) -> StoreResult<Option<Token>> {
+        sqlx::query("SELECT * FROM tokens WHERE hash = ?")
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn token_by_id(&self, id: i64) -> StoreResult<Option<Token>> {
+        sqlx::query("SELECT * FROM tokens WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn list_tokens(&self, query: &TokenQuery) -> StoreResult<Vec<Token>> {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM tokens WHERE 1 = 1");
+        if let Some(user_id) = query.user_id {
+            sql.push(" AND user_id = ").push_bind(user_id);
+        }
+        if let Some(door) = query.door {
+            sql.push(" AND door = ").push_bind(door.as_str());
+        }
+        if let Some(kind) = query.kind {
+            sql.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some(status) = query.status {
+            sql.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(after) = query.after_id {
+            sql.push(" AND id > ").push_bind(after);
+        }
+        sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(query.limit.max(1)));
+        sql.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn transition_token(&self, id: i64, from: TokenStatus, to: TokenStatus) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE tokens SET status = ? WHERE id = ? AND status = ?")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>> {
+        let rows = sqlx::query(
+            "UPDATE tokens SET status = 'revoked'
+             WHERE family = ? AND status IN ('active', 'disabled') RETURNING id, hash",
+        )
+        .bind(family.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| Ok((get(row, "id")?, hash_from_blob(get(row, "hash")?)?)))
+            .collect()
+    }
+
+    async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        for (id, at) in batch {
+            sqlx::query("UPDATE tokens SET last_access = MAX(COALESCE(last_access, 0), ?) WHERE id = ?")
+                .bind(millis(*at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, door, actor_user_id, subject_user_id, token_id, client_id, source_ip, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(millis(event.at))
+        .bind(event.kind.as_str())
+        .bind(event.door.as_str())
+        .bind(event.actor_user_id)
+        .bind(event.subject_user_id)
+        .bind(event.token_id)
+        .bind(&event.client_id)
+        .bind(&event.source_ip)
+        .bind(&event.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM audit_events WHERE 1 = 1");
+        if let Some(kind) = query.kind {
+            sql.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some(door) = query.door {
+            sql.push(" AND door = ").push_bind(door.as_str());
+        }
+        if let Some(user_id) = query.user_id {
+            sql.push(" AND (subject_user_id = ")
+                .push_bind(user_id)
+                .push(" OR actor_user_id = ")
+                .push_bind(user_id)
+                .push(")");
+        }
+        if let Some(token_id) = query.token_id {
+            sql.push(" AND token_id = ").push_bind(token_id);
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND at >= ").push_bind(millis(since));
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit.max(1)));
+        sql.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(audit_from_row)
+            .collect()
+    }
+}
