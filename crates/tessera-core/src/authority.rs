@@ -152,8 +152,12 @@ impl Authority {
         &self.inner.known_scopes
     }
 
+    /// The current time, to the millisecond: the precision the stores keep, so that a token
+    /// read back equals the token issued.
     pub fn now(&self) -> OffsetDateTime {
-        self.inner.clock.now()
+        let now = self.inner.clock.now();
+        now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now)
     }
 
     fn store(&self) -> &dyn Store {

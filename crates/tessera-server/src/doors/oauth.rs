@@ -209,10 +209,10 @@ struct TokenResponse<'a> {
 
 fn token_response(state: &AppState, access: &IssuedToken, refresh: Option<&IssuedToken>) -> Response {
     let now = state.authority.now();
-    let expires_in = access
-        .token
-        .expires_at
-        .map_or(0, |at| (at - now).whole_seconds().max(0));
+    // Rounded, so that a token issued a few microseconds ago still says its full lifetime.
+    let expires_in = access.token.expires_at.map_or(0, |at| {
+        ((at - now).whole_milliseconds().max(0) as i64 + 500) / 1000
+    });
     let body = TokenResponse {
         access_token: access.secret.expose(),
         token_type: "Bearer",

@@ -1,0 +1,185 @@
+//! Bad input never hurts: malformed forms, wrong content types, invalid UTF-8, oversized
+//! bodies, random requests at every route. Each gets a 4xx, never a 5xx, a panic or a hang.
+
+use crate::helpers::{spawn_app, TestApp};
+use proptest::prelude::*;
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::Method;
+
+const ROUTES: [&str; 9] = [
+    "/oauth/token",
+    "/oauth/introspect",
+    "/oauth/revoke",
+    "/.well-known/oauth-authorization-server",
+    "/api/v1/whoami",
+    "/auth/verify",
+    "/healthz",
+    "/readyz",
+    "/no/such/route",
+];
+
+const PARAMETER_NAMES: [&str; 10] = [
+    "grant_type",
+    "username",
+    "password",
+    "client_id",
+    "client_secret",
+    "scope",
+    "refresh_token",
+    "token",
+    "token_type_hint",
+    "access_token",
+];
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let app = spawn_app().await;
+    let body = format!("grant_type=password&username={}", "a".repeat(70 * 1024));
+    let response = app
+        .http
+        .post(app.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_wrong_content_types_are_invalid_request() {
+    let app = spawn_app().await;
+    let cases: [(&str, &[u8]); 5] = [
+        ("application/x-www-form-urlencoded", b"grant_type=password&username=%FF%FE&password=x"),
+        ("application/x-www-form-urlencoded", b"grant_type=pass\xffword"),
+        ("text/plain", b"grant_type=password"),
+        ("application/json", b"{not json"),
+        ("application/json", b"[\"grant_type\"]"),
+    ];
+    for (content_type, body) in cases {
+        let response = app
+            .http
+            .post(app.url("/oauth/token"))
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{content_type} {body:?}");
+        let json: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(json["error"], "invalid_request");
+    }
+}
+
+#[tokio::test]
+async fn an_absurdly_long_password_is_refused_without_hashing() {
+    let app = spawn_app().await;
+    let response = app.password_grant("Admin", &"p".repeat(5000)).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[derive(Debug, Clone)]
+struct RandomRequest {
+    method: Method,
+    route: &'static str,
+    query: String,
+    content_type: Option<String>,
+    authorization: Option<Vec<u8>>,
+    body: Vec<u8>,
+}
+
+fn random_form() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(
+        (prop::sample::select(PARAMETER_NAMES.to_vec()), any::<String>()),
+        0..6,
+    )
+    .prop_map(|pairs| {
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                let value: String = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+                format!("{k}={value}")
+            })
+            .collect();
+        encoded.join("&").into_bytes()
+    })
+}
+
+fn random_request() -> impl Strategy<Value = RandomRequest> {
+    let method = prop::sample::select(vec![
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+    ]);
+    let route = prop::sample::select(ROUTES.to_vec());
+    let query = "[a-z_=&%0-9A-F+]{0,40}";
+    let content_type = prop::option::of(prop::sample::select(vec![
+        "application/x-www-form-urlencoded".to_owned(),
+        "application/json".to_owned(),
+        "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
+        "text/plain".to_owned(),
+        "multipart/form-data; boundary=x".to_owned(),
+        "application/json-rpc".to_owned(),
+    ]));
+    let authorization = prop::option::of(prop_oneof![
+        any::<Vec<u8>>(),
+        "[A-Za-z0-9_+/=.~-]{0,60}".prop_map(|t| format!("Bearer {t}").into_bytes()),
+        "[A-Za-z0-9+/=]{0,60}".prop_map(|t| format!("Basic {t}").into_bytes()),
+    ]);
+    let body = prop_oneof![
+        random_form(),
+        prop::collection::vec(any::<u8>(), 0..512),
+        any::<String>().prop_map(|s| serde_json::json!({ "grant_type": s, "token": s }).to_string().into_bytes()),
+    ];
+    (method, route, query, content_type, authorization, body).prop_map(
+        |(method, route, query, content_type, authorization, body)| RandomRequest {
+            method,
+            route,
+            query,
+            content_type,
+            authorization,
+            body,
+        },
+    )
+}
+
+async fn send(app: &TestApp, request: &RandomRequest) -> u16 {
+    let url = format!("{}?{}", app.url(request.route), request.query);
+    let mut builder = app
+        .http
+        .request(request.method.clone(), url)
+        .body(request.body.clone());
+    if let Some(content_type) = &request.content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    if let Some(value) = request
+        .authorization
+        .as_ref()
+        .and_then(|v| HeaderValue::from_bytes(v).ok())
+    {
+        builder = builder.header(HeaderName::from_static("authorization"), value);
+    }
+    builder.send().await.expect("the server answers").status().as_u16()
+}
+
+#[test]
+fn random_requests_at_every_route_never_get_a_5xx() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = runtime.block_on(spawn_app());
+    let config = ProptestConfig {
+        cases: 400,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(config, |(request in random_request())| {
+        let status = runtime.block_on(send(&app, &request));
+        prop_assert!(status < 500, "{request:?} answered {status}");
+    });
+}

@@ -1,0 +1,11 @@
+//! HTTP integration tests: each starts the real server on port 0 with a fresh SQLite database
+//! and talks HTTP to it. One test binary, so the 2-core CI machine links once.
+
+mod forward_auth;
+mod health;
+mod helpers;
+mod hostile_input;
+mod introspect_revoke;
+mod oauth_token;
+mod secrets_at_rest;
+mod whoami;
