@@ -273,9 +273,11 @@ impl Authority {
         enabled: bool,
         origin: &Origin,
     ) -> Result<(), CoreError> {
-        if !self.store().set_user_enabled(user_id, enabled).await? {
-            return Err(CoreError::NotFound(format!("user {user_id}")));
+        let user = self.user(user_id).await?;
+        if !enabled {
+            self.keep_one_super_admin(&user, "disabled").await?;
         }
+        self.store().set_user_enabled(user_id, enabled).await?;
         // Cache entries are keyed by token, not user: forget them all so that none of this
         // user's tokens is accepted from memory.
         self.inner.cache.clear();
@@ -288,13 +290,7 @@ impl Authority {
 
     pub async fn delete_user(&self, user_id: i64, origin: &Origin) -> Result<(), CoreError> {
         let user = self.user(user_id).await?;
-        if user.role == Role::SuperAdmin {
-            if user.enabled && self.store().count_super_admins().await? <= 1 {
-                return Err(CoreError::Forbidden(
-                    "the last enabled super admin cannot be deleted".into(),
-                ));
-            }
-        }
+        self.keep_one_super_admin(&user, "deleted").await?;
         self.store().delete_user(user_id).await?;
         self.inner.cache.clear();
         self.record(AuditKind::UserDeleted, origin, |e| {
@@ -302,6 +298,19 @@ impl Authority {
             e.detail = format!("user {:?} deleted with all their tokens", user.username);
         })
         .await
+    }
+
+    /// Refuses to remove the last enabled super admin: nobody could manage tessera after it.
+    async fn keep_one_super_admin(&self, user: &User, action: &str) -> Result<(), CoreError> {
+        if user.role == Role::SuperAdmin
+            && user.enabled
+            && self.store().count_super_admins().await? <= 1
+        {
+            return Err(CoreError::Forbidden(format!(
+                "the last enabled super admin cannot be {action}"
+            )));
+        }
+        Ok(())
     }
 
     /// Checks a user name and password. Unknown, disabled and wrong all cost one Argon2id
@@ -318,7 +327,11 @@ impl Authority {
         match found {
             Some((user, _)) if matched && user.enabled => Ok(user),
             Some((user, _)) => {
-                let reason = if matched { "user disabled" } else { "wrong password" };
+                let reason = if matched {
+                    "user disabled"
+                } else {
+                    "wrong password"
+                };
                 self.record(AuditKind::LoginFailed, origin, |e| {
                     e.subject_user_id = Some(user.id);
                     e.detail = reason.into();
@@ -345,7 +358,9 @@ impl Authority {
         origin: &Origin,
     ) -> Result<(Client, TokenSecret), CoreError> {
         if new.grants.is_empty() {
-            return Err(CoreError::InvalidInput("a client needs at least one grant".into()));
+            return Err(CoreError::InvalidInput(
+                "a client needs at least one grant".into(),
+            ));
         }
         if !new.scope.is_subset(self.known_scopes()) {
             return Err(CoreError::InvalidScope(format!(
@@ -412,7 +427,12 @@ impl Authority {
                     if known {
                         e.client_id = Some(id.to_owned());
                     }
-                    e.detail = if known { "wrong client secret" } else { "unknown client" }.into();
+                    e.detail = if known {
+                        "wrong client secret"
+                    } else {
+                        "unknown client"
+                    }
+                    .into();
                 })
                 .await?;
                 Err(CoreError::InvalidClient)
@@ -445,7 +465,11 @@ impl Authority {
         }
     }
 
-    pub async fn issue(&self, request: IssueRequest, origin: &Origin) -> Result<IssuedToken, CoreError> {
+    pub async fn issue(
+        &self,
+        request: IssueRequest,
+        origin: &Origin,
+    ) -> Result<IssuedToken, CoreError> {
         let now = self.now();
         let secret = TokenSecret::generate(request.format);
         let token = self
@@ -485,7 +509,8 @@ impl Authority {
         scope: Scope,
         origin: &Origin,
     ) -> Result<TokenPair, CoreError> {
-        self.issue_pair(user.id, client, scope, Uuid::new_v4(), origin).await
+        self.issue_pair(user.id, client, scope, Uuid::new_v4(), origin)
+            .await
     }
 
     async fn issue_pair(
@@ -500,14 +525,26 @@ impl Authority {
         let refresh_allowed = client.is_none_or(|c| c.allows(GrantType::RefreshToken));
         let access = self
             .issue(
-                self.oauth_request(TokenKind::Session, Some(user_id), client_id.clone(), &scope, family),
+                self.oauth_request(
+                    TokenKind::Session,
+                    Some(user_id),
+                    client_id.clone(),
+                    &scope,
+                    family,
+                ),
                 origin,
             )
             .await?;
         let refresh = if refresh_allowed {
             Some(
                 self.issue(
-                    self.oauth_request(TokenKind::Refresh, Some(user_id), client_id, &scope, family),
+                    self.oauth_request(
+                        TokenKind::Refresh,
+                        Some(user_id),
+                        client_id,
+                        &scope,
+                        family,
+                    ),
                     origin,
                 )
                 .await?,
@@ -553,7 +590,13 @@ impl Authority {
         origin: &Origin,
     ) -> Result<IssuedToken, CoreError> {
         self.issue(
-            self.oauth_request(TokenKind::Session, None, Some(client.id.clone()), &scope, Uuid::new_v4()),
+            self.oauth_request(
+                TokenKind::Session,
+                None,
+                Some(client.id.clone()),
+                &scope,
+                Uuid::new_v4(),
+            ),
             origin,
         )
         .await
@@ -591,8 +634,13 @@ impl Authority {
         if token.is_expired_at(self.now()) {
             return Err(invalid("the refresh token has expired"));
         }
-        let user_id = token.user_id.ok_or_else(|| invalid("the refresh token has no user"))?;
-        let user = self.user(user_id).await.map_err(|_| invalid("the user is gone"))?;
+        let user_id = token
+            .user_id
+            .ok_or_else(|| invalid("the refresh token has no user"))?;
+        let user = self
+            .user(user_id)
+            .await
+            .map_err(|_| invalid("the user is gone"))?;
         if !user.enabled {
             return Err(invalid("the user is disabled"));
         }
@@ -618,10 +666,15 @@ impl Authority {
             return Err(invalid("the refresh token has already been used"));
         }
         self.inner.cache.evict(&token.hash);
-        self.issue_pair(user.id, client, scope, family, origin).await
+        self.issue_pair(user.id, client, scope, family, origin)
+            .await
     }
 
-    async fn revoke_family_after_reuse(&self, token: &Token, origin: &Origin) -> Result<(), CoreError> {
+    async fn revoke_family_after_reuse(
+        &self,
+        token: &Token,
+        origin: &Origin,
+    ) -> Result<(), CoreError> {
         let revoked = match token.family {
             Some(family) => self.store().revoke_family(family).await?,
             None => Vec::new(),
@@ -633,7 +686,10 @@ impl Authority {
             e.subject_user_id = token.user_id;
             e.token_id = Some(token.id);
             e.client_id = token.client_id.clone();
-            e.detail = format!("reuse of a spent refresh token; {} tokens of its family revoked", revoked.len());
+            e.detail = format!(
+                "reuse of a spent refresh token; {} tokens of its family revoked",
+                revoked.len()
+            );
         })
         .await
     }
@@ -642,22 +698,38 @@ impl Authority {
 
     /// Checks an access token presented on a request. Answers from the cache when it can;
     /// notes the use for `last_access`; audits refusals.
-    pub async fn verify(&self, presented: &TokenSecret, origin: &Origin) -> Result<Verified, CoreError> {
+    pub async fn verify(
+        &self,
+        presented: &TokenSecret,
+        origin: &Origin,
+    ) -> Result<Verified, CoreError> {
         self.check(presented, CheckMode::Use, origin).await
     }
 
     /// Like [`verify`](Self::verify), for a resource server asking about a token (RFC 7662):
     /// refresh tokens are reported too, and a binding is not checked against the asker's
     /// address (the asker is not the token's holder).
-    pub async fn introspect(&self, presented: &TokenSecret, origin: &Origin) -> Result<Option<Verified>, CoreError> {
-        match self.check(presented, CheckMode::Introspection, origin).await {
+    pub async fn introspect(
+        &self,
+        presented: &TokenSecret,
+        origin: &Origin,
+    ) -> Result<Option<Verified>, CoreError> {
+        match self
+            .check(presented, CheckMode::Introspection, origin)
+            .await
+        {
             Ok(verified) => Ok(Some(verified)),
             Err(CoreError::Refused(_)) => Ok(None),
             Err(other) => Err(other),
         }
     }
 
-    async fn check(&self, presented: &TokenSecret, mode: CheckMode, origin: &Origin) -> Result<Verified, CoreError> {
+    async fn check(
+        &self,
+        presented: &TokenSecret,
+        mode: CheckMode,
+        origin: &Origin,
+    ) -> Result<Verified, CoreError> {
         let now = self.now();
         if presented.expose().len() > 512 || presented.is_malformed_tessera_secret() {
             return Err(self.refuse(None, Refusal::Unknown, origin).await);
@@ -684,7 +756,8 @@ impl Authority {
             TokenStatus::Revoked | TokenStatus::Rotated => Some(Refusal::Revoked),
         }
         .or_else(|| {
-            (token.kind == TokenKind::Refresh && mode == CheckMode::Use).then_some(Refusal::NotAnAccessToken)
+            (token.kind == TokenKind::Refresh && mode == CheckMode::Use)
+                .then_some(Refusal::NotAnAccessToken)
         })
         .or_else(|| match (&token.user_id, &entry.user) {
             (Some(_), Some(user)) if !user.enabled => Some(Refusal::UserDisabled),
@@ -692,7 +765,8 @@ impl Authority {
             _ => None,
         })
         .or_else(|| {
-            (mode == CheckMode::Use && !binding_matches(&token.binding, origin)).then_some(Refusal::BindingMismatch)
+            (mode == CheckMode::Use && !binding_matches(&token.binding, origin))
+                .then_some(Refusal::BindingMismatch)
         });
         if let Some(refusal) = refusal {
             return Err(self.refuse(Some(token), refusal, origin).await);
@@ -765,7 +839,10 @@ impl Authority {
                     e.subject_user_id = token.user_id;
                     e.token_id = Some(token.id);
                     e.client_id = token.client_id.clone();
-                    e.detail = format!("refresh token revoked with its family ({} tokens)", revoked.len());
+                    e.detail = format!(
+                        "refresh token revoked with its family ({} tokens)",
+                        revoked.len()
+                    );
                 })
                 .await
             }
@@ -782,7 +859,10 @@ impl Authority {
     async fn revoke(&self, token: &Token, origin: &Origin) -> Result<bool, CoreError> {
         let mut changed = false;
         for from in [TokenStatus::Active, TokenStatus::Disabled] {
-            changed |= self.store().transition_token(token.id, from, TokenStatus::Revoked).await?;
+            changed |= self
+                .store()
+                .transition_token(token.id, from, TokenStatus::Revoked)
+                .await?;
         }
         self.inner.cache.evict(&token.hash);
         if changed {

@@ -25,7 +25,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: OffsetDateTime) -> Self {
-        Self { now: Mutex::new(start) }
+        Self {
+            now: Mutex::new(start),
+        }
     }
 
     pub fn advance(&self, by: Duration) {

@@ -108,7 +108,11 @@ impl PasswordHasher {
 
     /// Verifies a password against a stored PHC string, or against the dummy hash when there
     /// is none (unknown user), so both cases cost the same. Returns whether it matched.
-    pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<bool, CoreError> {
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<bool, CoreError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or(&self.inner.dummy_hash).to_owned();
         let password = password.clone();
@@ -130,7 +134,9 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, CoreError> {
         let inner = &self.inner;
-        if inner.waiting.fetch_add(1, Ordering::AcqRel) >= inner.queue_limit + inner.permits.available_permits().max(1) {
+        if inner.waiting.fetch_add(1, Ordering::AcqRel)
+            >= inner.queue_limit + inner.permits.available_permits().max(1)
+        {
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(CoreError::Busy);
         }

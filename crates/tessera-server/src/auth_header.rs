@@ -8,7 +8,10 @@ use percent_encoding::percent_decode_str;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Authorization {
     None,
-    Basic { id: String, secret: String },
+    Basic {
+        id: String,
+        secret: String,
+    },
     Bearer(String),
     /// Present but not understood: another scheme, bad base64, several headers.
     Malformed,
@@ -41,21 +44,26 @@ pub fn bearer(value: &str) -> Option<String> {
     let body = value.trim_end_matches('=');
     let valid = !body.is_empty()
         && value.len() <= 4096
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'));
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
     valid.then(|| value.to_owned())
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`; RFC 6749 §2.3.1 has both parts
 /// form-urlencoded before base64.
 fn basic(value: &str) -> Option<Authorization> {
-    let decoded = base64::engine::general_purpose::STANDARD.decode(value).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()?;
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let unescape = |s: &str| {
         let spaced = s.replace('+', " ");
-        percent_decode_str(&spaced).decode_utf8().ok().map(|c| c.into_owned())
+        percent_decode_str(&spaced)
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
     };
     Some(Authorization::Basic {
         id: unescape(id)?,
@@ -93,7 +101,10 @@ mod tests {
             authorization(&with("Bearer tsr_abc")),
             Authorization::Bearer("tsr_abc".into())
         );
-        assert_eq!(authorization(&with("bearer a==")), Authorization::Bearer("a==".into()));
+        assert_eq!(
+            authorization(&with("bearer a==")),
+            Authorization::Bearer("a==".into())
+        );
         assert_eq!(authorization(&with("Bearer a b")), Authorization::Malformed);
         assert_eq!(authorization(&with("Bearer ")), Authorization::Malformed);
         assert_eq!(authorization(&with("Digest x")), Authorization::Malformed);

@@ -86,7 +86,13 @@ impl Params {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
         match content_type.as_deref() {
             Some("application/x-www-form-urlencoded") => Self::from_urlencoded(body),
             Some("application/json") => Self::from_json(body),
@@ -151,7 +157,10 @@ mod tests {
 
     #[test]
     fn too_many_parameters_are_refused() {
-        let body = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect::<Vec<_>>().join("&");
+        let body = (0..=MAX_PARAMS)
+            .map(|i| format!("p{i}=1"))
+            .collect::<Vec<_>>()
+            .join("&");
         assert_eq!(
             Params::from_urlencoded(body.as_bytes()).unwrap_err(),
             ParamError::TooMany
@@ -165,6 +174,9 @@ mod tests {
         assert_eq!(params.get("n").unwrap(), Some("5"));
         assert_eq!(params.get("t").unwrap(), Some("true"));
         assert_eq!(params.get("o").unwrap(), None);
-        assert_eq!(Params::from_json(b"[1]").unwrap_err(), ParamError::InvalidJson);
+        assert_eq!(
+            Params::from_json(b"[1]").unwrap_err(),
+            ParamError::InvalidJson
+        );
     }
 }

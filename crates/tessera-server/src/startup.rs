@@ -85,8 +85,7 @@ impl RunningServer {
         ));
         let result = axum::serve(
             self.listener,
-            self.app
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await;

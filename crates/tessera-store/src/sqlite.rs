@@ -1,14 +1,16 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, AuditQuery, Binding, Client, GrantType, NewAuditEvent, NewToken, NewUser, Permission,
-    Scope, SecretHash, Store, StoreError, Token, TokenQuery, TokenStatus, User,
+    AuditEvent, AuditQuery, Binding, Client, GrantType, NewAuditEvent, NewToken, NewUser,
+    Permission, Scope, SecretHash, Store, StoreError, Token, TokenQuery, TokenStatus, User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,11 +41,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}")))?;
-        MIGRATIONS
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("migrating the SQLite database failed: {e}")))?;
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}"))
+            })?;
+        MIGRATIONS.run(&pool).await.map_err(|e| {
+            StoreError::Unavailable(format!("migrating the SQLite database failed: {e}"))
+        })?;
         Ok(Self { pool })
     }
 
@@ -113,7 +116,9 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
             .map_err(|e| StoreError::Corrupt(format!("user uuid: {e}")))?,
         username: get(row, "username")?,
         display_name: get(row, "display_name")?,
-        role: get::<String>(row, "role")?.parse().map_err(corrupt("user role"))?,
+        role: get::<String>(row, "role")?
+            .parse()
+            .map_err(corrupt("user role"))?,
         enabled: get(row, "enabled")?,
         permissions,
         created_at: from_millis(get(row, "created_at")?)?,
@@ -149,26 +154,36 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<Token> {
         other => return Err(StoreError::Corrupt(format!("token binding kind {other:?}"))),
     };
     let optional_time = |column: &str| -> StoreResult<Option<OffsetDateTime>> {
-        get::<Option<i64>>(row, column)?.map(from_millis).transpose()
+        get::<Option<i64>>(row, column)?
+            .map(from_millis)
+            .transpose()
     };
     Ok(Token {
         id: get(row, "id")?,
         hash: hash_from_blob(get(row, "hash")?)?,
-        kind: get::<String>(row, "kind")?.parse().map_err(corrupt("token kind"))?,
-        door: get::<String>(row, "door")?.parse().map_err(corrupt("token door"))?,
+        kind: get::<String>(row, "kind")?
+            .parse()
+            .map_err(corrupt("token kind"))?,
+        door: get::<String>(row, "door")?
+            .parse()
+            .map_err(corrupt("token door"))?,
         user_id: get(row, "user_id")?,
         client_id: get(row, "client_id")?,
         name: get(row, "name")?,
         description: get(row, "description")?,
         scope: Scope::parse(&get::<String>(row, "scope")?).map_err(corrupt("token scope"))?,
-        status: get::<String>(row, "status")?.parse().map_err(corrupt("token status"))?,
+        status: get::<String>(row, "status")?
+            .parse()
+            .map_err(corrupt("token status"))?,
         created_at: from_millis(get(row, "created_at")?)?,
         expires_at: optional_time("expires_at")?,
         last_access: optional_time("last_access")?,
         creator_id: get(row, "creator_id")?,
         binding,
         family: get::<Option<String>>(row, "family")?
-            .map(|f| Uuid::parse_str(&f).map_err(|e| StoreError::Corrupt(format!("token family: {e}"))))
+            .map(|f| {
+                Uuid::parse_str(&f).map_err(|e| StoreError::Corrupt(format!("token family: {e}")))
+            })
             .transpose()?,
     })
 }
@@ -178,8 +193,12 @@ fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
         id: get(row, "id")?,
         event: NewAuditEvent {
             at: from_millis(get(row, "at")?)?,
-            kind: get::<String>(row, "kind")?.parse().map_err(corrupt("audit kind"))?,
-            door: get::<String>(row, "door")?.parse().map_err(corrupt("audit door"))?,
+            kind: get::<String>(row, "kind")?
+                .parse()
+                .map_err(corrupt("audit kind"))?,
+            door: get::<String>(row, "door")?
+                .parse()
+                .map_err(corrupt("audit door"))?,
             actor_user_id: get(row, "actor_user_id")?,
             subject_user_id: get(row, "subject_user_id")?,
             token_id: get(row, "token_id")?,
@@ -191,22 +210,30 @@ fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
 }
 
 fn join<T: Copy>(items: &[T], as_str: impl Fn(T) -> &'static str) -> String {
-    items.iter().map(|i| as_str(*i)).collect::<Vec<_>>().join(" ")
+    items
+        .iter()
+        .map(|i| as_str(*i))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(unavailable)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
     async fn count_super_admins(&self) -> StoreResult<u64> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'super_admin' AND enabled = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = 'super_admin' AND enabled = 1",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
         Ok(count as u64)
     }
 
@@ -406,7 +433,8 @@ impl Store for SqliteStore {
         if let Some(after) = query.after_id {
             sql.push(" AND id > ").push_bind(after);
         }
-        sql.push(" ORDER BY id LIMIT ").push_bind(i64::from(query.limit.max(1)));
+        sql.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(query.limit.max(1)));
         sql.build()
             .fetch_all(&self.pool)
             .await
@@ -416,7 +444,12 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn transition_token(&self, id: i64, from: TokenStatus, to: TokenStatus) -> StoreResult<bool> {
+    async fn transition_token(
+        &self,
+        id: i64,
+        from: TokenStatus,
+        to: TokenStatus,
+    ) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE tokens SET status = ? WHERE id = ? AND status = ?")
             .bind(to.as_str())
             .bind(id)
@@ -444,12 +477,14 @@ impl Store for SqliteStore {
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         for (id, at) in batch {
-            sqlx::query("UPDATE tokens SET last_access = MAX(COALESCE(last_access, 0), ?) WHERE id = ?")
-                .bind(millis(*at))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
+            sqlx::query(
+                "UPDATE tokens SET last_access = MAX(COALESCE(last_access, 0), ?) WHERE id = ?",
+            )
+            .bind(millis(*at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)
     }
@@ -495,7 +530,8 @@ impl Store for SqliteStore {
         if let Some(since) = query.since {
             sql.push(" AND at >= ").push_bind(millis(since));
         }
-        sql.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit.max(1)));
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(query.limit.max(1)));
         sql.build()
             .fetch_all(&self.pool)
             .await

@@ -111,7 +111,9 @@ fn challenge(status: StatusCode, error: Option<&str>) -> Response {
     };
     let mut response = status.into_response();
     if let Ok(value) = HeaderValue::from_str(&value) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
     response
 }

@@ -129,7 +129,9 @@ impl IntoResponse for OAuthError {
             _ => None,
         };
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -177,7 +179,9 @@ async fn request_client(
     };
     let Some(id) = id.filter(|id| !id.is_empty()) else {
         if secret.is_some_and(|s| !s.is_empty()) {
-            return Err(OAuthError::invalid_request("client_secret without client_id"));
+            return Err(OAuthError::invalid_request(
+                "client_secret without client_id",
+            ));
         }
         return Ok(None);
     };
@@ -207,7 +211,11 @@ struct TokenResponse<'a> {
     scope: String,
 }
 
-fn token_response(state: &AppState, access: &IssuedToken, refresh: Option<&IssuedToken>) -> Response {
+fn token_response(
+    state: &AppState,
+    access: &IssuedToken,
+    refresh: Option<&IssuedToken>,
+) -> Response {
     let now = state.authority.now();
     // Rounded, so that a token issued a few microseconds ago still says its full lifetime.
     let expires_in = access.token.expires_at.map_or(0, |at| {
@@ -231,7 +239,9 @@ async fn token(
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
     let params = Params::from_body(&headers, &body)?;
-    let grant = params.get("grant_type")?.ok_or_else(|| OAuthError::missing("grant_type"))?;
+    let grant = params
+        .get("grant_type")?
+        .ok_or_else(|| OAuthError::missing("grant_type"))?;
     let grant: GrantType = grant.parse().map_err(|_| {
         OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -247,11 +257,17 @@ async fn token(
     let scope = params.get("scope")?;
     match grant {
         GrantType::Password => {
-            let username = params.get("username")?.ok_or_else(|| OAuthError::missing("username"))?;
-            let password = params.get("password")?.ok_or_else(|| OAuthError::missing("password"))?;
+            let username = params
+                .get("username")?
+                .ok_or_else(|| OAuthError::missing("username"))?;
+            let password = params
+                .get("password")?
+                .ok_or_else(|| OAuthError::missing("password"))?;
             let password = Password::new(password)?;
             let scope = authority.resolve_scope(scope, client.as_ref())?;
-            let user = authority.authenticate_user(username, &password, &origin).await?;
+            let user = authority
+                .authenticate_user(username, &password, &origin)
+                .await?;
             let TokenPair { access, refresh } = authority
                 .issue_user_pair(&user, client.as_ref(), scope, &origin)
                 .await?;
@@ -259,10 +275,14 @@ async fn token(
         }
         GrantType::ClientCredentials => {
             let client = client.ok_or_else(|| {
-                OAuthError::invalid_client("The client_credentials grant needs client authentication.")
+                OAuthError::invalid_client(
+                    "The client_credentials grant needs client authentication.",
+                )
             })?;
             let scope = authority.resolve_scope(scope, Some(&client))?;
-            let access = authority.issue_client_token(&client, scope, &origin).await?;
+            let access = authority
+                .issue_client_token(&client, scope, &origin)
+                .await?;
             Ok(token_response(&state, &access, None))
         }
         GrantType::RefreshToken => {
@@ -299,14 +319,18 @@ async fn introspect(
             .ok()
             .and_then(|v| v.user)
             .is_some_and(|user| user.is_admin()),
-        _ => request_client(&state, &headers, &params, &origin).await?.is_some(),
+        _ => request_client(&state, &headers, &params, &origin)
+            .await?
+            .is_some(),
     };
     if !authorized {
         return Err(OAuthError::invalid_client(
             "Introspection needs client authentication or an admin's bearer token.",
         ));
     }
-    let presented = params.get("token")?.ok_or_else(|| OAuthError::missing("token"))?;
+    let presented = params
+        .get("token")?
+        .ok_or_else(|| OAuthError::missing("token"))?;
     let answer = match state
         .authority
         .introspect(&TokenSecret::from_presented(presented), &origin)
@@ -354,11 +378,17 @@ async fn revoke(
     let origin = origin(peer);
     let params = Params::from_body(&headers, &body)?;
     let caller = request_client(&state, &headers, &params, &origin).await?;
-    let presented = params.get("token")?.ok_or_else(|| OAuthError::missing("token"))?;
+    let presented = params
+        .get("token")?
+        .ok_or_else(|| OAuthError::missing("token"))?;
     params.get("token_type_hint")?;
     match state
         .authority
-        .revoke_secret(&TokenSecret::from_presented(presented), caller.as_ref(), &origin)
+        .revoke_secret(
+            &TokenSecret::from_presented(presented),
+            caller.as_ref(),
+            &origin,
+        )
         .await
     {
         Ok(()) => Ok((no_store(), StatusCode::OK).into_response()),
@@ -410,7 +440,9 @@ impl IntoResponse for BearerError {
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }

@@ -44,7 +44,10 @@ async fn verify_refuses_missing_and_bad_tokens() {
     let app = spawn_app().await;
     let missing = app.http.get(app.url("/auth/verify")).send().await.unwrap();
     assert_eq!(missing.status(), 401);
-    assert_eq!(missing.headers()["www-authenticate"], "Bearer realm=\"tessera\"");
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\""
+    );
     let bad = app
         .http
         .get(app.url("/auth/verify"))

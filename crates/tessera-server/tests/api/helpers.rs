@@ -88,13 +88,22 @@ impl TestApp {
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.http.post(self.url(path)).form(form).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn password_grant(&self, username: &str, password: &str) -> Response {
         self.post_form(
             "/oauth/token",
-            &[("grant_type", "password"), ("username", username), ("password", password)],
+            &[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+            ],
         )
         .await
     }

@@ -50,8 +50,14 @@ async fn an_oversized_body_is_413() {
 async fn invalid_utf8_and_wrong_content_types_are_invalid_request() {
     let app = spawn_app().await;
     let cases: [(&str, &[u8]); 5] = [
-        ("application/x-www-form-urlencoded", b"grant_type=password&username=%FF%FE&password=x"),
-        ("application/x-www-form-urlencoded", b"grant_type=pass\xffword"),
+        (
+            "application/x-www-form-urlencoded",
+            b"grant_type=password&username=%FF%FE&password=x",
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"grant_type=pass\xffword",
+        ),
         ("text/plain", b"grant_type=password"),
         ("application/json", b"{not json"),
         ("application/json", b"[\"grant_type\"]"),
@@ -90,14 +96,19 @@ struct RandomRequest {
 
 fn random_form() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
-        (prop::sample::select(PARAMETER_NAMES.to_vec()), any::<String>()),
+        (
+            prop::sample::select(PARAMETER_NAMES.to_vec()),
+            any::<String>(),
+        ),
         0..6,
     )
     .prop_map(|pairs| {
         let encoded: Vec<String> = pairs
             .iter()
             .map(|(k, v)| {
-                let value: String = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+                let value: String =
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string();
                 format!("{k}={value}")
             })
             .collect();
@@ -132,7 +143,9 @@ fn random_request() -> impl Strategy<Value = RandomRequest> {
     let body = prop_oneof![
         random_form(),
         prop::collection::vec(any::<u8>(), 0..512),
-        any::<String>().prop_map(|s| serde_json::json!({ "grant_type": s, "token": s }).to_string().into_bytes()),
+        any::<String>().prop_map(|s| serde_json::json!({ "grant_type": s, "token": s })
+            .to_string()
+            .into_bytes()),
     ];
     (method, route, query, content_type, authorization, body).prop_map(
         |(method, route, query, content_type, authorization, body)| RandomRequest {
@@ -162,7 +175,12 @@ async fn send(app: &TestApp, request: &RandomRequest) -> u16 {
     {
         builder = builder.header(HeaderName::from_static("authorization"), value);
     }
-    builder.send().await.expect("the server answers").status().as_u16()
+    builder
+        .send()
+        .await
+        .expect("the server answers")
+        .status()
+        .as_u16()
 }
 
 #[test]

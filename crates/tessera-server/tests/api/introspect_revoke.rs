@@ -5,7 +5,9 @@ use tessera_core::{AuditKind, AuditQuery, GrantType, Role};
 async fn introspection_needs_an_authenticated_caller() {
     let app = spawn_app().await;
     let (access, _) = app.admin_tokens().await;
-    let anonymous = app.post_form("/oauth/introspect", &[("token", &access)]).await;
+    let anonymous = app
+        .post_form("/oauth/introspect", &[("token", &access)])
+        .await;
     assert_eq!(anonymous.status(), 401);
     let body: serde_json::Value = anonymous.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
@@ -39,7 +41,9 @@ async fn introspection_needs_an_authenticated_caller() {
 #[tokio::test]
 async fn introspection_reports_active_tokens_and_only_active_false_otherwise() {
     let app = spawn_app().await;
-    let secret = app.create_client("rs", &[GrantType::ClientCredentials]).await;
+    let secret = app
+        .create_client("rs", &[GrantType::ClientCredentials])
+        .await;
     let (access, refresh) = app.admin_tokens().await;
     let body = app.introspect(("rs", &secret), &access).await;
     assert_eq!(body["active"], true);
@@ -63,7 +67,9 @@ async fn introspection_reports_active_tokens_and_only_active_false_otherwise() {
 #[tokio::test]
 async fn revoked_tokens_are_refused_at_once() {
     let app = spawn_app().await;
-    let secret = app.create_client("rs", &[GrantType::ClientCredentials]).await;
+    let secret = app
+        .create_client("rs", &[GrantType::ClientCredentials])
+        .await;
     let (access, _) = app.admin_tokens().await;
     assert_eq!(app.whoami(&access).await.status(), 200, "now cached");
     let revoked = app.post_form("/oauth/revoke", &[("token", &access)]).await;
@@ -88,7 +94,13 @@ async fn revoked_tokens_are_refused_at_once() {
 async fn revoking_an_unknown_token_is_not_an_error() {
     let app = spawn_app().await;
     let response = app
-        .post_form("/oauth/revoke", &[("token", "tsr_unknown"), ("token_type_hint", "access_token")])
+        .post_form(
+            "/oauth/revoke",
+            &[
+                ("token", "tsr_unknown"),
+                ("token_type_hint", "access_token"),
+            ],
+        )
         .await;
     assert_eq!(response.status(), 200);
     let missing = app.post_form("/oauth/revoke", &[]).await;
@@ -100,7 +112,10 @@ async fn revoking_a_refresh_token_revokes_its_access_tokens() {
     let app = spawn_app().await;
     let (access, refresh) = app.admin_tokens().await;
     let response = app
-        .post_form("/oauth/revoke", &[("token", &refresh), ("token_type_hint", "refresh_token")])
+        .post_form(
+            "/oauth/revoke",
+            &[("token", &refresh), ("token_type_hint", "refresh_token")],
+        )
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.whoami(&access).await.status(), 401);
@@ -167,5 +182,8 @@ async fn metadata_announces_the_endpoints() {
         body["grant_types_supported"],
         serde_json::json!(["password", "client_credentials", "refresh_token"])
     );
-    assert_eq!(body["scopes_supported"], serde_json::json!(["read", "write"]));
+    assert_eq!(
+        body["scopes_supported"],
+        serde_json::json!(["read", "write"])
+    );
 }

@@ -21,7 +21,10 @@ async fn password_grant_issues_an_access_and_a_refresh_token() {
 #[tokio::test]
 async fn user_names_match_ignoring_case() {
     let app = spawn_app().await;
-    assert_eq!(app.password_grant("admin", ADMIN_PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.password_grant("admin", ADMIN_PASSWORD).await.status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -33,7 +36,11 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_answer() {
         .await
         .unwrap();
     let mut bodies = Vec::new();
-    for (user, password) in [("Admin", "wrong"), ("nobody", "whatever"), ("bob", "bob-password")] {
+    for (user, password) in [
+        ("Admin", "wrong"),
+        ("nobody", "whatever"),
+        ("bob", "bob-password"),
+    ] {
         let response = app.password_grant(user, password).await;
         assert_eq!(response.status(), 400);
         bodies.push(response.text().await.unwrap());
@@ -51,7 +58,9 @@ async fn wrong_password_unknown_user_and_disabled_user_get_the_same_answer() {
         .unwrap();
     assert_eq!(failures.len(), 3);
     assert!(failures.iter().all(|e| e.event.door == Door::OAuth));
-    assert!(failures.iter().all(|e| e.event.source_ip.as_deref() == Some("127.0.0.1")));
+    assert!(failures
+        .iter()
+        .all(|e| e.event.source_ip.as_deref() == Some("127.0.0.1")));
 }
 
 #[tokio::test]
@@ -68,7 +77,9 @@ async fn client_credentials_need_an_authenticated_client() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
 
-    let secret = app.create_client("svc", &[GrantType::ClientCredentials]).await;
+    let secret = app
+        .create_client("svc", &[GrantType::ClientCredentials])
+        .await;
     let wrong = app
         .http
         .post(app.url("/oauth/token"))
@@ -86,7 +97,9 @@ async fn client_credentials_need_an_authenticated_client() {
 #[tokio::test]
 async fn client_credentials_work_with_basic_and_with_body_credentials() {
     let app = spawn_app().await;
-    let secret = app.create_client("svc", &[GrantType::ClientCredentials]).await;
+    let secret = app
+        .create_client("svc", &[GrantType::ClientCredentials])
+        .await;
     let basic = app
         .http
         .post(app.url("/oauth/token"))
@@ -125,12 +138,17 @@ async fn client_credentials_work_with_basic_and_with_body_credentials() {
 #[tokio::test]
 async fn two_client_authentication_methods_at_once_are_refused() {
     let app = spawn_app().await;
-    let secret = app.create_client("svc", &[GrantType::ClientCredentials]).await;
+    let secret = app
+        .create_client("svc", &[GrantType::ClientCredentials])
+        .await;
     let response = app
         .http
         .post(app.url("/oauth/token"))
         .basic_auth("svc", Some(&secret))
-        .form(&[("grant_type", "client_credentials"), ("client_secret", &secret)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", &secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -142,12 +160,18 @@ async fn two_client_authentication_methods_at_once_are_refused() {
 #[tokio::test]
 async fn a_client_may_only_use_its_grants_and_scopes() {
     let app = spawn_app().await;
-    let secret = app.create_client("svc", &[GrantType::ClientCredentials]).await;
+    let secret = app
+        .create_client("svc", &[GrantType::ClientCredentials])
+        .await;
     let password = app
         .http
         .post(app.url("/oauth/token"))
         .basic_auth("svc", Some(&secret))
-        .form(&[("grant_type", "password"), ("username", "Admin"), ("password", ADMIN_PASSWORD)])
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "Admin"),
+            ("password", ADMIN_PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -159,7 +183,10 @@ async fn a_client_may_only_use_its_grants_and_scopes() {
         .http
         .post(app.url("/oauth/token"))
         .basic_auth("svc", Some(&secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "read admin")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "read admin"),
+        ])
         .send()
         .await
         .unwrap();
@@ -210,9 +237,18 @@ async fn malformed_token_requests_get_rfc_6749_errors() {
     let app = spawn_app().await;
     let cases: [(&[(&str, &str)], &str); 5] = [
         (&[], "invalid_request"),
-        (&[("grant_type", "authorization_code")], "unsupported_grant_type"),
-        (&[("grant_type", "password"), ("username", "Admin")], "invalid_request"),
-        (&[("grant_type", "password"), ("grant_type", "password")], "invalid_request"),
+        (
+            &[("grant_type", "authorization_code")],
+            "unsupported_grant_type",
+        ),
+        (
+            &[("grant_type", "password"), ("username", "Admin")],
+            "invalid_request",
+        ),
+        (
+            &[("grant_type", "password"), ("grant_type", "password")],
+            "invalid_request",
+        ),
         (&[("grant_type", "refresh_token")], "invalid_request"),
     ];
     for (form, error) in cases {
@@ -231,7 +267,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let rotated = app
         .post_form(
             "/oauth/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", &first_refresh)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &first_refresh),
+            ],
         )
         .await;
     assert_eq!(rotated.status(), 200);
@@ -244,7 +283,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let replay = app
         .post_form(
             "/oauth/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", &first_refresh)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &first_refresh),
+            ],
         )
         .await;
     assert_eq!(replay.status(), 400);
@@ -256,10 +298,17 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let after = app
         .post_form(
             "/oauth/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", second_refresh)],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", second_refresh),
+            ],
         )
         .await;
-    assert_eq!(after.status(), 400, "the newest refresh token dies with its family");
+    assert_eq!(
+        after.status(),
+        400,
+        "the newest refresh token dies with its family"
+    );
     let reuse = app
         .authority
         .audit_events(&AuditQuery {
@@ -307,7 +356,11 @@ async fn a_refresh_token_only_works_for_its_own_client_and_within_its_scope() {
         .http
         .post(app.url("/oauth/token"))
         .basic_auth("web", Some(&secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh), ("scope", "read write")])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("scope", "read write"),
+        ])
         .send()
         .await
         .unwrap();
@@ -333,7 +386,10 @@ async fn tokens_expire_on_the_injected_clock() {
     app.clock.advance(time::Duration::seconds(3601));
     assert_eq!(app.whoami(&access).await.status(), 401);
     let refreshed = app
-        .post_form("/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
         .await;
     assert_eq!(refreshed.status(), 200, "the refresh token lives 30 days");
     app.clock.advance(time::Duration::days(31));
@@ -341,7 +397,10 @@ async fn tokens_expire_on_the_injected_clock() {
     let late = app
         .post_form(
             "/oauth/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", body["refresh_token"].as_str().unwrap())],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ],
         )
         .await;
     assert_eq!(late.status(), 400);
@@ -366,7 +425,12 @@ async fn json_bodies_are_accepted_too() {
 async fn last_access_is_written_in_batches() {
     let app = spawn_app().await;
     let (access, _) = app.admin_tokens().await;
-    let id = app.whoami(&access).await.json::<serde_json::Value>().await.unwrap()["token"]["id"]
+    let id = app
+        .whoami(&access)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]["id"]
         .as_i64()
         .unwrap();
     assert_eq!(app.authority.token(id).await.unwrap().last_access, None);

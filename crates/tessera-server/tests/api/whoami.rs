@@ -19,18 +19,34 @@ async fn whoami_names_the_token_holder() {
 #[tokio::test]
 async fn a_request_without_a_token_gets_a_bare_challenge() {
     let app = spawn_app().await;
-    let response = app.http.get(app.url("/api/v1/whoami")).send().await.unwrap();
+    let response = app
+        .http
+        .get(app.url("/api/v1/whoami"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"tessera\"");
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\""
+    );
 }
 
 #[tokio::test]
 async fn an_invalid_token_gets_invalid_token() {
     let app = spawn_app().await;
-    let response = app.whoami("tsr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000").await;
+    let response = app
+        .whoami("tsr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000")
+        .await;
     assert_eq!(response.status(), 401);
-    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
-    assert!(challenge.starts_with("Bearer realm=\"tessera\", error=\"invalid_token\""), "{challenge}");
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with("Bearer realm=\"tessera\", error=\"invalid_token\""),
+        "{challenge}"
+    );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
 }

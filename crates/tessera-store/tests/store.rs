@@ -1,0 +1,404 @@
+//! One suite for every store: each check takes a `dyn Store`, and each backend runs them all on
+//! a fresh database. SQLite today; PostgreSQL joins by adding one `open` function.
+
+use std::sync::Arc;
+use tessera_core::{
+    AuditKind, AuditQuery, Binding, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser,
+    Permission, Role, Scope, SecretHash, Store, StoreError, TokenKind, TokenQuery, TokenStatus,
+    Username,
+};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = tessera_store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap()
+}
+
+fn new_user(name: &str, role: Role) -> NewUser {
+    NewUser {
+        uuid: Uuid::new_v4(),
+        username: Username::parse(name).unwrap(),
+        display_name: format!("{name} display"),
+        role,
+        permissions: vec![Permission::Exclude2fa],
+        password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        created_at: now(),
+    }
+}
+
+fn new_token(user_id: Option<i64>, secret: &str, family: Option<Uuid>) -> NewToken {
+    NewToken {
+        hash: SecretHash::of(secret),
+        kind: TokenKind::Session,
+        door: Door::OAuth,
+        user_id,
+        client_id: None,
+        name: "name".into(),
+        description: "description".into(),
+        scope: Scope::parse("read write").unwrap(),
+        created_at: now(),
+        expires_at: Some(now() + Duration::hours(1)),
+        creator_id: user_id,
+        binding: Binding::Ip("127.0.0.2".parse().unwrap()),
+        family,
+    }
+}
+
+async fn users_round_trip_and_names_are_unique_ignoring_case(store: &dyn Store) {
+    let alice = store
+        .insert_user(&new_user("Alice", Role::Admin))
+        .await
+        .unwrap();
+    assert_eq!(alice.username, "Alice");
+    assert_eq!(alice.role, Role::Admin);
+    assert!(alice.enabled);
+    assert_eq!(alice.permissions, vec![Permission::Exclude2fa]);
+    let (found, hash) = store.user_by_username("alice").await.unwrap().unwrap();
+    assert_eq!(found, alice);
+    assert!(hash.starts_with("$argon2id$"));
+    assert_eq!(
+        store.user_by_id(alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert!(matches!(
+        store.insert_user(&new_user("ALICE", Role::User)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.set_user_enabled(alice.id, false).await.unwrap());
+    assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().enabled);
+    assert!(store
+        .set_password_hash(alice.id, "$argon2id$new")
+        .await
+        .unwrap());
+    assert_eq!(
+        store.user_by_username("Alice").await.unwrap().unwrap().1,
+        "$argon2id$new"
+    );
+    assert!(!store.set_user_enabled(9999, false).await.unwrap());
+}
+
+async fn super_admins_are_counted_when_enabled(store: &dyn Store) {
+    assert_eq!(store.count_super_admins().await.unwrap(), 0);
+    let root = store
+        .insert_user(&new_user("root", Role::SuperAdmin))
+        .await
+        .unwrap();
+    store
+        .insert_user(&new_user("plain", Role::User))
+        .await
+        .unwrap();
+    assert_eq!(store.count_super_admins().await.unwrap(), 1);
+    store.set_user_enabled(root.id, false).await.unwrap();
+    assert_eq!(store.count_super_admins().await.unwrap(), 0);
+}
+
+async fn tokens_are_found_by_hash_and_round_trip(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("bob", Role::User))
+        .await
+        .unwrap();
+    let family = Uuid::new_v4();
+    let stored = store
+        .insert_token(&new_token(Some(user.id), "secret-1", Some(family)))
+        .await
+        .unwrap();
+    assert_eq!(stored.status, TokenStatus::Active);
+    assert_eq!(stored.binding, Binding::Ip("127.0.0.2".parse().unwrap()));
+    assert_eq!(stored.family, Some(family));
+    assert_eq!(
+        store
+            .token_by_hash(&SecretHash::of("secret-1"))
+            .await
+            .unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        store.token_by_id(stored.id).await.unwrap(),
+        Some(stored.clone())
+    );
+    assert_eq!(
+        store.token_by_hash(&SecretHash::of("other")).await.unwrap(),
+        None
+    );
+}
+
+async fn transitions_are_compare_and_set(store: &dyn Store) {
+    let token = store
+        .insert_token(&new_token(None, "s", None))
+        .await
+        .unwrap();
+    assert!(store
+        .transition_token(token.id, TokenStatus::Active, TokenStatus::Rotated)
+        .await
+        .unwrap());
+    assert!(!store
+        .transition_token(token.id, TokenStatus::Active, TokenStatus::Rotated)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.token_by_id(token.id).await.unwrap().unwrap().status,
+        TokenStatus::Rotated
+    );
+}
+
+async fn a_family_is_revoked_together(store: &dyn Store) {
+    let family = Uuid::new_v4();
+    let a = store
+        .insert_token(&new_token(None, "a", Some(family)))
+        .await
+        .unwrap();
+    let b = store
+        .insert_token(&new_token(None, "b", Some(family)))
+        .await
+        .unwrap();
+    let outsider = store
+        .insert_token(&new_token(None, "c", None))
+        .await
+        .unwrap();
+    store
+        .transition_token(a.id, TokenStatus::Active, TokenStatus::Rotated)
+        .await
+        .unwrap();
+    let revoked = store.revoke_family(family).await.unwrap();
+    assert_eq!(revoked, vec![(b.id, b.hash)], "rotated tokens stay rotated");
+    assert_eq!(
+        store
+            .token_by_id(outsider.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        TokenStatus::Active
+    );
+}
+
+async fn last_access_only_moves_forward(store: &dyn Store) {
+    let token = store
+        .insert_token(&new_token(None, "t", None))
+        .await
+        .unwrap();
+    let later = now() + Duration::minutes(5);
+    store
+        .record_last_access(&[(token.id, later)])
+        .await
+        .unwrap();
+    store
+        .record_last_access(&[(token.id, now())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .token_by_id(token.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_access,
+        Some(later)
+    );
+}
+
+async fn deleting_a_user_deletes_their_tokens(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("carol", Role::User))
+        .await
+        .unwrap();
+    let token = store
+        .insert_token(&new_token(Some(user.id), "x", None))
+        .await
+        .unwrap();
+    assert!(store.delete_user(user.id).await.unwrap());
+    assert_eq!(store.token_by_id(token.id).await.unwrap(), None);
+    assert!(!store.delete_user(user.id).await.unwrap());
+}
+
+async fn token_lists_filter_and_page(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("dave", Role::User))
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let token = store
+            .insert_token(&new_token(Some(user.id), &format!("p{i}"), None))
+            .await
+            .unwrap();
+        ids.push(token.id);
+    }
+    store
+        .insert_token(&new_token(None, "someone else", None))
+        .await
+        .unwrap();
+    let page = |after, limit| TokenQuery {
+        user_id: Some(user.id),
+        after_id: after,
+        limit,
+        ..TokenQuery::default()
+    };
+    let first = store.list_tokens(&page(None, 2)).await.unwrap();
+    assert_eq!(first.iter().map(|t| t.id).collect::<Vec<_>>(), ids[..2]);
+    let rest = store.list_tokens(&page(Some(ids[1]), 10)).await.unwrap();
+    assert_eq!(rest.iter().map(|t| t.id).collect::<Vec<_>>(), ids[2..]);
+    store
+        .transition_token(ids[0], TokenStatus::Active, TokenStatus::Revoked)
+        .await
+        .unwrap();
+    let revoked = store
+        .list_tokens(&TokenQuery {
+            status: Some(TokenStatus::Revoked),
+            limit: 10,
+            ..TokenQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(revoked.len(), 1);
+}
+
+async fn clients_round_trip_and_take_their_tokens_along(store: &dyn Store) {
+    let client = Client {
+        id: "svc".into(),
+        name: "Service".into(),
+        secret_hash: SecretHash::of("client-secret"),
+        grants: vec![GrantType::Password, GrantType::ClientCredentials],
+        scope: Scope::parse("read").unwrap(),
+        created_at: now(),
+    };
+    store.insert_client(&client).await.unwrap();
+    assert!(matches!(
+        store.insert_client(&client).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.client_by_id("svc").await.unwrap(),
+        Some(client.clone())
+    );
+    assert_eq!(store.list_clients().await.unwrap(), vec![client]);
+    let mut token = new_token(None, "client token", None);
+    token.client_id = Some("svc".into());
+    let token = store.insert_token(&token).await.unwrap();
+    assert!(store.delete_client("svc").await.unwrap());
+    assert_eq!(store.token_by_id(token.id).await.unwrap(), None);
+    assert_eq!(store.client_by_id("svc").await.unwrap(), None);
+}
+
+async fn audit_events_are_listed_newest_first_and_filtered(store: &dyn Store) {
+    for (kind, subject) in [
+        (AuditKind::TokenIssued, Some(1)),
+        (AuditKind::LoginFailed, None),
+        (AuditKind::TokenRevoked, Some(1)),
+    ] {
+        store
+            .insert_audit(&NewAuditEvent {
+                at: now(),
+                kind,
+                door: Door::OAuth,
+                actor_user_id: None,
+                subject_user_id: subject,
+                token_id: None,
+                client_id: None,
+                source_ip: Some("127.0.0.1".into()),
+                detail: "d".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let all = store
+        .list_audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.event.kind).collect::<Vec<_>>(),
+        [
+            AuditKind::TokenRevoked,
+            AuditKind::LoginFailed,
+            AuditKind::TokenIssued
+        ]
+    );
+    let for_user = store
+        .list_audit(&AuditQuery {
+            user_id: Some(1),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(for_user.len(), 2);
+    let failed = store
+        .list_audit(&AuditQuery {
+            kind: Some(AuditKind::LoginFailed),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+}
+
+/// Runs each check on a fresh SQLite database.
+macro_rules! sqlite_suite {
+    ($($check:ident),+ $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$check(store.as_ref()).await;
+                }
+            )+
+        }
+    };
+}
+
+sqlite_suite!(
+    users_round_trip_and_names_are_unique_ignoring_case,
+    super_admins_are_counted_when_enabled,
+    tokens_are_found_by_hash_and_round_trip,
+    transitions_are_compare_and_set,
+    a_family_is_revoked_together,
+    last_access_only_moves_forward,
+    deleting_a_user_deletes_their_tokens,
+    token_lists_filter_and_page,
+    clients_round_trip_and_take_their_tokens_along,
+    audit_events_are_listed_newest_first_and_filtered,
+);
+
+#[tokio::test]
+async fn a_database_survives_reopening_with_its_migrations_applied_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("again.db").display());
+    let first = tessera_store::connect(&url).await.unwrap();
+    first
+        .insert_user(&new_user("eve", Role::User))
+        .await
+        .unwrap();
+    drop(first);
+    let second = tessera_store::connect(&url).await.unwrap();
+    assert!(second.user_by_username("eve").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn an_unopenable_database_is_a_clear_error() {
+    let error = tessera_store::connect("sqlite:///nonexistent-dir/x/y.db")
+        .await
+        .err()
+        .expect("cannot open");
+    assert!(
+        error
+            .to_string()
+            .contains("cannot open the SQLite database"),
+        "{error}"
+    );
+}
