@@ -666,8 +666,18 @@ impl Authority {
             return Err(invalid("the refresh token has already been used"));
         }
         self.inner.cache.evict(&token.hash);
-        self.issue_pair(user.id, client, scope, family, origin)
-            .await
+        let pair = self
+            .issue_pair(user.id, client, scope, family, origin)
+            .await?;
+        // A replay of the same refresh token that lost the race above may have revoked the
+        // family before our new pair was stored; the spent token then reads revoked, and the
+        // new pair must go with the rest of its family.
+        let spent = self.store().token_by_id(token.id).await?;
+        if spent.is_some_and(|t| t.status == TokenStatus::Revoked) {
+            self.revoke_family_after_reuse(&token, origin).await?;
+            return Err(invalid("the refresh token has already been used"));
+        }
+        Ok(pair)
     }
 
     async fn revoke_family_after_reuse(

@@ -63,7 +63,8 @@ pub trait Store: Send + Sync + 'static {
         from: TokenStatus,
         to: TokenStatus,
     ) -> StoreResult<bool>;
-    /// Revokes every active or disabled token of a family; returns the hashes revoked.
+    /// Revokes every token of a family that is not revoked yet (rotated ones included);
+    /// returns the ids and hashes revoked.
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Records when tokens were last used, in one batch.
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;

@@ -463,7 +463,7 @@ impl Store for SqliteStore {
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>> {
         let rows = sqlx::query(
             "UPDATE tokens SET status = 'revoked'
-             WHERE family = ? AND status IN ('active', 'disabled') RETURNING id, hash",
+             WHERE family = ? AND status <> 'revoked' RETURNING id, hash",
         )
         .bind(family.to_string())
         .fetch_all(&self.pool)

@@ -438,3 +438,39 @@ async fn last_access_is_written_in_batches() {
     assert!(app.authority.token(id).await.unwrap().last_access.is_some());
     assert_eq!(app.authority.flush_last_access().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn concurrent_use_of_one_refresh_token_lets_at_most_one_win_and_kills_the_family() {
+    let app = spawn_app().await;
+    let (_, refresh) = app.admin_tokens().await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let request = app.http.post(app.url("/oauth/token")).form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ]);
+        attempts.spawn(async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(outcome) = attempts.join_next().await {
+        let (status, body) = outcome.unwrap();
+        match status {
+            200 => winners.push(body["access_token"].as_str().unwrap().to_owned()),
+            other => assert_eq!(other, 400, "{body}"),
+        }
+    }
+    assert!(
+        winners.len() <= 1,
+        "one refresh token spent {} times",
+        winners.len()
+    );
+    // The losers presented a spent token: the family, the winner's new token too, is revoked,
+    // whichever request got there first.
+    for token in &winners {
+        assert_eq!(app.whoami(token).await.status(), 401);
+    }
+}
