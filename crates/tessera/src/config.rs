@@ -1,0 +1,563 @@
+//! Configuration: where every setting comes from, and the checks that turn raw values into the
+//! core's [`Settings`] and the server's [`ServerConfig`].
+//!
+//! A setting is taken from the first of these that has it: a command-line flag, a `TESSERA_*`
+//! environment variable, the TOML file named by `--config`, the built-in default. Clap handles
+//! flags, variables and defaults (so `--help` documents all three); the file is slotted in under
+//! the variables by asking clap where each value came from. Every value is checked once, after
+//! the layers are merged, and an error names the flag, variable or file that set it.
+
+use anyhow::{anyhow, Context as _};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tessera_core::{Argon2Settings, CoreError, Lifetime, Scope, Settings};
+use tessera_server::ServerConfig;
+use tracing_subscriber::EnvFilter;
+
+// Upper bounds keep a typo from turning into a panic or an allocation the machine cannot
+// make: the runtime's timers overflow on absurd periods, and Argon2 allocates its memory cost
+// up front, once when the authority starts and once per password.
+const MAX_ARGON2_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+const MAX_ARGON2_ITERATIONS: u32 = 100;
+const MAX_ARGON2_PARALLELISM: u32 = 64;
+const MAX_PASSWORD_WORKERS: usize = 1024;
+const MAX_PASSWORD_QUEUE: usize = 1_000_000;
+const MAX_CACHE_CAPACITY: usize = 10_000_000;
+const MAX_INTERVAL_SECONDS: u64 = 3600;
+const MAX_BODY_LIMIT_BYTES: usize = 1 << 30;
+
+/// Options every command takes: where the configuration file and the database are.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// TOML file with settings (keys are the long flag names with underscores)
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: sqlite://PATH, sqlite:PATH or a bare file path
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_DATABASE_URL",
+        default_value = "sqlite://tessera.db",
+        value_name = "URL"
+    )]
+    pub database: String,
+}
+
+/// Every setting but the database. `serve` takes them as flags; the admin commands read them
+/// from the environment and the file only, since they hash passwords with the same Argon2 cost
+/// and check scopes against the same list as the server.
+#[derive(Debug, Clone, Args)]
+pub struct SettingsArgs {
+    /// Address and port the HTTP server listens on
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR", default_value_t = ServerConfig::default().listen, help_heading = "Server")]
+    pub listen: SocketAddr,
+
+    /// Issuer URL announced in the OAuth metadata [default: http://<listen address>]
+    #[arg(
+        long,
+        env = "TESSERA_ISSUER",
+        value_name = "URL",
+        help_heading = "Server"
+    )]
+    pub issuer: Option<String>,
+
+    /// Largest request body accepted, in bytes (at most 1 GiB)
+    #[arg(long, env = "TESSERA_BODY_LIMIT_BYTES", value_name = "BYTES", default_value_t = ServerConfig::default().body_limit, help_heading = "Server")]
+    pub body_limit_bytes: usize,
+
+    /// Seconds a request may take before it is answered 408 (1 to 3600)
+    #[arg(long, env = "TESSERA_REQUEST_TIMEOUT_SECONDS", value_name = "SECONDS", default_value_t = ServerConfig::default().request_timeout.as_secs(), help_heading = "Server")]
+    pub request_timeout_seconds: u64,
+
+    /// Seconds between writes of token last-access times (1 to 3600)
+    #[arg(long, env = "TESSERA_LAST_ACCESS_FLUSH_SECONDS", value_name = "SECONDS", default_value_t = ServerConfig::default().last_access_flush.as_secs(), help_heading = "Server")]
+    pub last_access_flush_seconds: u64,
+
+    /// Lifetime of OAuth access tokens, in seconds (at most ten years)
+    #[arg(long, env = "TESSERA_ACCESS_TOKEN_LIFETIME", value_name = "SECONDS", default_value_t = Settings::default().access_token_lifetime.as_secs(), help_heading = "Tokens")]
+    pub access_token_lifetime: u64,
+
+    /// Lifetime of OAuth refresh tokens, in seconds (at most ten years)
+    #[arg(long, env = "TESSERA_REFRESH_TOKEN_LIFETIME", value_name = "SECONDS", default_value_t = Settings::default().refresh_token_lifetime.as_secs(), help_heading = "Tokens")]
+    pub refresh_token_lifetime: u64,
+
+    /// Space-separated scopes tessera knows
+    #[arg(long, env = "TESSERA_SCOPES", value_name = "SCOPES", default_value_t = Settings::default().scopes.join(" "), help_heading = "Tokens")]
+    pub scopes: String,
+
+    /// Scope a user's token gets when none is asked for
+    #[arg(long, env = "TESSERA_DEFAULT_SCOPE", value_name = "SCOPES", default_value_t = Settings::default().default_scope, help_heading = "Tokens")]
+    pub default_scope: String,
+
+    /// Argon2id memory cost of a password hash, in KiB (8 per lane to 4194304)
+    #[arg(long, env = "TESSERA_ARGON2_MEMORY_KIB", value_name = "KIB", default_value_t = Argon2Settings::default().memory_kib, help_heading = "Passwords")]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations of a password hash (1 to 100)
+    #[arg(long, env = "TESSERA_ARGON2_ITERATIONS", value_name = "N", default_value_t = Argon2Settings::default().iterations, help_heading = "Passwords")]
+    pub argon2_iterations: u32,
+
+    /// Argon2id lanes of a password hash (1 to 64)
+    #[arg(long, env = "TESSERA_ARGON2_PARALLELISM", value_name = "N", default_value_t = Argon2Settings::default().parallelism, help_heading = "Passwords")]
+    pub argon2_parallelism: u32,
+
+    /// Password hashes that may run at once, 1 to 1024 [default: the number of CPUs]
+    #[arg(long, env = "TESSERA_PASSWORD_WORKERS", value_name = "N", default_value_t = Settings::default().password_workers, hide_default_value = true, help_heading = "Passwords")]
+    pub password_workers: usize,
+
+    /// Sign-ins that may wait for a hashing thread before more are turned away (at most 1000000)
+    #[arg(long, env = "TESSERA_PASSWORD_QUEUE", value_name = "N", default_value_t = Settings::default().password_queue, help_heading = "Passwords")]
+    pub password_queue: usize,
+
+    /// Verified tokens kept in the check cache (1 to 10000000)
+    #[arg(long, env = "TESSERA_CACHE_CAPACITY", value_name = "N", default_value_t = Settings::default().cache_capacity, help_heading = "Cache")]
+    pub cache_capacity: usize,
+
+    /// Seconds a cached check is trusted; bounds how long a revoke made elsewhere takes to be seen (0 to 3600)
+    #[arg(long, env = "TESSERA_CACHE_TTL_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().cache_ttl.as_secs(), help_heading = "Cache")]
+    pub cache_ttl_seconds: u64,
+
+    /// Log filter: a level (info, debug, ...) or tracing directives (tessera=debug,sqlx=warn)
+    #[arg(
+        long,
+        env = "TESSERA_LOG_LEVEL",
+        value_name = "FILTER",
+        default_value = "info",
+        help_heading = "Logging"
+    )]
+    pub log_level: String,
+
+    /// Log line format
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = "Logging")]
+    pub log_format: LogFormat,
+}
+
+impl SettingsArgs {
+    /// The settings as the environment and the defaults give them, for the commands that have
+    /// no settings flags of their own. The matches are kept to tell defaults from variables.
+    pub fn from_environment() -> anyhow::Result<(Self, ArgMatches)> {
+        use clap::FromArgMatches as _;
+        let command = Self::augment_args(clap::Command::new("tessera").no_binary_name(true));
+        let matches = command
+            .try_get_matches_from(std::iter::empty::<String>())
+            .map_err(|e| {
+                anyhow!(
+                    "invalid TESSERA_* environment variable: {}",
+                    clap_message(&e)
+                )
+            })?;
+        let args = Self::from_arg_matches(&matches).map_err(|e| {
+            anyhow!(
+                "invalid TESSERA_* environment variable: {}",
+                clap_message(&e)
+            )
+        })?;
+        Ok((args, matches))
+    }
+}
+
+/// Clap's rendered error without its `error: ` prefix and usage lines, to fit our one-line style.
+fn clap_message(error: &clap::Error) -> String {
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// The TOML file. Every key is optional; an unknown key is an error, since a misspelt setting
+/// silently falling back to its default is worse than refusing to start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database: Option<String>,
+    listen: Option<SocketAddr>,
+    issuer: Option<String>,
+    body_limit_bytes: Option<usize>,
+    request_timeout_seconds: Option<u64>,
+    last_access_flush_seconds: Option<u64>,
+    access_token_lifetime: Option<u64>,
+    refresh_token_lifetime: Option<u64>,
+    scopes: Option<String>,
+    default_scope: Option<String>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
+    argon2_parallelism: Option<u32>,
+    password_workers: Option<usize>,
+    password_queue: Option<usize>,
+    cache_capacity: Option<usize>,
+    cache_ttl_seconds: Option<u64>,
+    log_level: Option<String>,
+    log_format: Option<LogFormat>,
+}
+
+/// Everything a command needs to know, checked. (Logging is set up before the command runs,
+/// so its settings are handed out apart.)
+#[derive(Debug)]
+pub struct Config {
+    pub database: String,
+    pub server: ServerConfig,
+    pub core: Settings,
+}
+
+#[derive(Debug)]
+pub struct LogConfig {
+    pub filter: EnvFilter,
+    pub format: LogFormat,
+}
+
+/// Merges the layers and checks the result.
+///
+/// `global_matches` are the matches `GlobalArgs` were read from, `settings_matches` those of
+/// `SettingsArgs`: clap's value sources say which values are mere defaults that the file may
+/// replace.
+pub fn load(
+    global: &GlobalArgs,
+    global_matches: &ArgMatches,
+    settings: &SettingsArgs,
+    settings_matches: &ArgMatches,
+) -> anyhow::Result<(Config, LogConfig)> {
+    let file = match &global.config {
+        Some(path) => read_file(path)?,
+        None => FileSettings::default(),
+    };
+    let global_layers = Layers {
+        matches: global_matches,
+        file: global.config.as_deref(),
+    };
+    let layers = Layers {
+        matches: settings_matches,
+        file: global.config.as_deref(),
+    };
+
+    let database = global_layers.pick("database", global.database.clone(), file.database);
+    if database.value.trim().is_empty() {
+        return Err(database.invalid("the database URL is empty"));
+    }
+
+    // The key named in errors and looked up in clap's matches is the field's own name, so the
+    // two cannot drift apart.
+    macro_rules! pick {
+        ($key:ident) => {
+            layers.pick(stringify!($key), settings.$key.clone(), file.$key)
+        };
+    }
+
+    let listen = pick!(listen);
+    let issuer = layers.pick_optional("issuer", settings.issuer.clone(), file.issuer);
+    if let Some(url) = &issuer.value {
+        check_issuer(url).map_err(|reason| issuer.invalid(reason))?;
+    }
+    let body_limit = pick!(body_limit_bytes);
+    body_limit.check_range(1..=MAX_BODY_LIMIT_BYTES)?;
+    let request_timeout = pick!(request_timeout_seconds);
+    request_timeout.check_range(1..=MAX_INTERVAL_SECONDS)?;
+    let flush = pick!(last_access_flush_seconds);
+    flush.check_range(1..=MAX_INTERVAL_SECONDS)?;
+
+    let access = pick!(access_token_lifetime);
+    let access_token_lifetime =
+        Lifetime::from_secs(access.value).map_err(|e| access.invalid(reason(e)))?;
+    let refresh = pick!(refresh_token_lifetime);
+    let refresh_token_lifetime =
+        Lifetime::from_secs(refresh.value).map_err(|e| refresh.invalid(reason(e)))?;
+
+    let scopes = pick!(scopes);
+    let known = Scope::parse(&scopes.value).map_err(|e| scopes.invalid(reason(e)))?;
+    if known.is_empty() {
+        return Err(scopes.invalid("at least one scope is needed"));
+    }
+    let default_scope = pick!(default_scope);
+    let default =
+        Scope::parse(&default_scope.value).map_err(|e| default_scope.invalid(reason(e)))?;
+    if default.is_empty() {
+        return Err(default_scope.invalid("at least one scope is needed"));
+    }
+    if !default.is_subset(&known) {
+        return Err(default_scope.invalid(format!(
+            "{:?} is not within the scopes ({known})",
+            default.to_string()
+        )));
+    }
+
+    let memory = pick!(argon2_memory_kib);
+    let iterations = pick!(argon2_iterations);
+    iterations.check_range(1..=MAX_ARGON2_ITERATIONS)?;
+    let parallelism = pick!(argon2_parallelism);
+    parallelism.check_range(1..=MAX_ARGON2_PARALLELISM)?;
+    // Argon2 needs at least 8 KiB per lane.
+    memory.check_range(8 * parallelism.value..=MAX_ARGON2_MEMORY_KIB)?;
+
+    let workers = pick!(password_workers);
+    workers.check_range(1..=MAX_PASSWORD_WORKERS)?;
+    let queue = pick!(password_queue);
+    queue.check_range(0..=MAX_PASSWORD_QUEUE)?;
+    let capacity = pick!(cache_capacity);
+    capacity.check_range(1..=MAX_CACHE_CAPACITY)?;
+    let ttl = pick!(cache_ttl_seconds);
+    ttl.check_range(0..=MAX_INTERVAL_SECONDS)?;
+
+    let log_level = pick!(log_level);
+    let filter = EnvFilter::try_new(&log_level.value).map_err(|e| log_level.invalid(e))?;
+    let log_format = pick!(log_format);
+
+    let config = Config {
+        database: database.value,
+        server: ServerConfig {
+            listen: listen.value,
+            issuer: issuer.value,
+            body_limit: body_limit.value,
+            request_timeout: Duration::from_secs(request_timeout.value),
+            last_access_flush: Duration::from_secs(flush.value),
+        },
+        core: Settings {
+            access_token_lifetime,
+            refresh_token_lifetime,
+            scopes: known.iter().map(str::to_owned).collect(),
+            default_scope: default.to_string(),
+            argon2: Argon2Settings {
+                memory_kib: memory.value,
+                iterations: iterations.value,
+                parallelism: parallelism.value,
+            },
+            password_workers: workers.value,
+            password_queue: queue.value,
+            cache_capacity: capacity.value,
+            cache_ttl: Duration::from_secs(ttl.value),
+        },
+    };
+    let log = LogConfig {
+        filter,
+        format: log_format.value,
+    };
+    Ok((config, log))
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|error| {
+        // toml's own rendering spans several lines with a caret; one line naming the file, the
+        // line and its text is enough to find the mistake.
+        let at = error
+            .span()
+            .and_then(|span| {
+                let line_number = text.get(..span.start)?.matches('\n').count() + 1;
+                let line = text.lines().nth(line_number - 1)?.trim();
+                Some(format!(", line {line_number} (`{line}`)"))
+            })
+            .unwrap_or_default();
+        let message = error.message().trim_end();
+        // The one secret setting is kept out of files on purpose; say so rather than only
+        // "unknown field".
+        let hint = if message.contains("`bootstrap_admin_password`") {
+            " (the bootstrap admin password is read from TESSERA_BOOTSTRAP_ADMIN_PASSWORD only)"
+        } else {
+            ""
+        };
+        anyhow!(
+            "invalid config file {}{at}: {message}{hint}",
+            path.display()
+        )
+    })
+}
+
+/// An issuer is an http(s) URL without query or fragment (RFC 8414 §2).
+fn check_issuer(url: &str) -> Result<(), &'static str> {
+    let has_scheme = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .is_some_and(|rest| !rest.is_empty());
+    if !has_scheme {
+        return Err("the issuer must be an http:// or https:// URL");
+    }
+    if url.contains(['?', '#']) || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the issuer must have no query, fragment or spaces");
+    }
+    Ok(())
+}
+
+/// Where one `ArgMatches` and the file say values come from.
+struct Layers<'a> {
+    matches: &'a ArgMatches,
+    file: Option<&'a Path>,
+}
+
+/// Where a value was set, to name it in an error.
+#[derive(Debug, Clone)]
+enum Source {
+    Default,
+    File(PathBuf),
+    Environment,
+    Flag,
+}
+
+/// A setting's value with its name and origin.
+struct Picked<T> {
+    key: &'static str,
+    value: T,
+    source: Source,
+}
+
+impl Layers<'_> {
+    /// The flag's or variable's value if clap saw one, else the file's, else clap's default.
+    fn pick<T>(&self, key: &'static str, clap_value: T, file_value: Option<T>) -> Picked<T> {
+        let (value, source) = match (self.matches.value_source(key), file_value, self.file) {
+            (Some(ValueSource::CommandLine), _, _) => (clap_value, Source::Flag),
+            (Some(ValueSource::EnvVariable), _, _) => (clap_value, Source::Environment),
+            (_, Some(value), Some(path)) => (value, Source::File(path.to_owned())),
+            _ => (clap_value, Source::Default),
+        };
+        Picked { key, value, source }
+    }
+
+    /// Like [`pick`](Self::pick), for settings without a default.
+    fn pick_optional<T>(
+        &self,
+        key: &'static str,
+        clap_value: Option<T>,
+        file_value: Option<T>,
+    ) -> Picked<Option<T>> {
+        let from_file = file_value.map(Some);
+        self.pick(key, clap_value, from_file)
+    }
+}
+
+impl<T> Picked<T> {
+    fn invalid(&self, reason: impl std::fmt::Display) -> anyhow::Error {
+        let key = self.key;
+        match &self.source {
+            Source::Flag => anyhow!("invalid --{}: {reason}", key.replace('_', "-")),
+            Source::Environment => anyhow!("invalid {}: {reason}", env_name(key)),
+            Source::File(path) => {
+                anyhow!(
+                    "invalid {key} in the config file {}: {reason}",
+                    path.display()
+                )
+            }
+            Source::Default => anyhow!("invalid {key} (the built-in default): {reason}"),
+        }
+    }
+}
+
+impl<T: PartialOrd + std::fmt::Display + Copy> Picked<T> {
+    fn check_range(&self, range: std::ops::RangeInclusive<T>) -> anyhow::Result<()> {
+        if range.contains(&self.value) {
+            return Ok(());
+        }
+        Err(self.invalid(format!(
+            "{} is not between {} and {}",
+            self.value,
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+/// The core's message without its "invalid input: " prefix, which the "invalid KEY" before it
+/// already says.
+pub fn reason(error: CoreError) -> String {
+    match error {
+        CoreError::InvalidInput(message) | CoreError::InvalidScope(message) => message,
+        other => other.to_string(),
+    }
+}
+
+fn env_name(key: &str) -> String {
+    match key {
+        "database" => "TESSERA_DATABASE_URL".to_owned(),
+        other => format!("TESSERA_{}", other.to_ascii_uppercase()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::FromArgMatches as _;
+
+    /// Loads the configuration from command-line arguments and, if given, a config file.
+    /// (Environment variables are left to the CLI tests, which set them per child process.)
+    fn load_from(args: &[&str], file: Option<&str>) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("tessera.toml");
+        let mut argv: Vec<String> = std::iter::once("tessera")
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        if let Some(text) = file {
+            std::fs::write(&path, text)?;
+            argv.extend(["--config".to_owned(), path.display().to_string()]);
+        }
+        let command =
+            SettingsArgs::augment_args(GlobalArgs::augment_args(clap::Command::new("tessera")));
+        let matches = command.try_get_matches_from(argv)?;
+        let global = GlobalArgs::from_arg_matches(&matches)?;
+        let settings = SettingsArgs::from_arg_matches(&matches)?;
+        Ok(load(&global, &matches, &settings, &matches)?.0)
+    }
+
+    #[test]
+    fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+        let file = "listen = \"127.0.0.1:9000\"\nscopes = \"read write admin\"\n";
+        let config = load_from(&["--listen", "127.0.0.1:9001"], Some(file)).unwrap();
+        assert_eq!(config.server.listen.port(), 9001);
+        assert_eq!(config.core.scopes, ["admin", "read", "write"]);
+        assert_eq!(config.core.access_token_lifetime.as_secs(), 3600);
+
+        let config = load_from(&[], Some(file)).unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+    }
+
+    #[test]
+    fn an_error_names_where_the_bad_value_came_from() {
+        let error = load_from(&["--cache-ttl-seconds", "86400"], None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid --cache-ttl-seconds:"),
+            "{error}"
+        );
+        let error = load_from(&[], Some("refresh_token_lifetime = 0\n")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid refresh_token_lifetime in the config file"),
+            "{error}"
+        );
+        let error = load_from(&[], Some("scopes = \"read\"\n")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid default_scope (the built-in default)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn issuers_are_http_urls_without_query_or_fragment() {
+        assert!(check_issuer("https://auth.example.com").is_ok());
+        assert!(check_issuer("http://127.0.0.1:8080/tessera").is_ok());
+        for bad in [
+            "auth.example.com",
+            "https://",
+            "ftp://x",
+            "https://x/?a=b",
+            "https://x/#f",
+            "https://a b",
+        ] {
+            assert!(check_issuer(bad).is_err(), "{bad} was accepted");
+        }
+    }
+}

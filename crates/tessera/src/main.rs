@@ -1,0 +1,94 @@
+//! The `tessera` binary: the server (`tessera serve`) and the admin commands (`user`, `client`,
+//! `token`, `audit`) in one executable, over one database.
+//!
+//! main parses the command line, loads the configuration every command shares, sets up
+//! logging and hands over to the command. An error ends as one line on stderr and exit code 1;
+//! clap's own usage errors exit with 2.
+
+mod commands;
+mod config;
+mod output;
+mod telemetry;
+
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use commands::audit::AuditCommand;
+use commands::client::ClientCommand;
+use commands::serve::ServeArgs;
+use commands::token::TokenCommand;
+use commands::user::UserCommand;
+use config::{GlobalArgs, SettingsArgs};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "tessera: a self-hosted API token authority",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server
+    Serve(ServeArgs),
+    /// Manage users
+    User(UserCommand),
+    /// Manage OAuth clients
+    Client(ClientCommand),
+    /// Issue, list and revoke tokens
+    Token(TokenCommand),
+    /// Read the audit trail
+    Audit(AuditCommand),
+}
+
+fn main() -> ExitCode {
+    // Parsed through ArgMatches rather than `Cli::parse()` because config loading asks clap
+    // where each value came from (flag, environment or default).
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    match run(cli, &matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole chain on one line: "cannot open the database: …".
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
+    let (settings, settings_matches) = match &cli.command {
+        Command::Serve(args) => {
+            let Some(serve_matches) = matches.subcommand_matches("serve") else {
+                anyhow::bail!("internal error: the serve command's arguments are missing");
+            };
+            (args.settings.clone(), serve_matches.clone())
+        }
+        _ => SettingsArgs::from_environment()?,
+    };
+    let (config, log) = config::load(&cli.global, matches, &settings, &settings_matches)?;
+    telemetry::init(log)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(_) => commands::serve::run(config).await,
+            Command::User(command) => command.run(&config).await,
+            Command::Client(command) => command.run(&config).await,
+            Command::Token(command) => command.run(&config).await,
+            Command::Audit(command) => command.run(&config).await,
+        }
+    })
+}
