@@ -860,6 +860,30 @@ impl Authority {
         }
     }
 
+    /// Revokes every earlier token a user got through the origin's door, keeping `keep`: the
+    /// OWIN rule that a new token "discards any existing tokens". Answers how many went.
+    pub async fn revoke_earlier_door_tokens(
+        &self,
+        user_id: i64,
+        keep: &Token,
+        origin: &Origin,
+    ) -> Result<usize, CoreError> {
+        let revoked = self
+            .store()
+            .revoke_user_door_tokens(user_id, origin.door, keep.id)
+            .await?;
+        for (id, hash) in &revoked {
+            self.inner.cache.evict(hash);
+            self.record(AuditKind::TokenRevoked, origin, |e| {
+                e.subject_user_id = Some(user_id);
+                e.token_id = Some(*id);
+                e.detail = format!("discarded by the newer token {}", keep.id);
+            })
+            .await?;
+        }
+        Ok(revoked.len())
+    }
+
     /// Revokes a token by id (operators, the CLI). Answers whether it was active before.
     pub async fn revoke_id(&self, id: i64, origin: &Origin) -> Result<bool, CoreError> {
         let token = self.token(id).await?;

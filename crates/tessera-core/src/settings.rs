@@ -53,6 +53,8 @@ pub struct Settings {
     pub access_token_lifetime: Lifetime,
     /// Lifetime of OAuth refresh tokens.
     pub refresh_token_lifetime: Lifetime,
+    /// Lifetime of tokens from the OWIN-style `/Token` door (14 days, as the seed's numbers say).
+    pub owin_token_lifetime: Lifetime,
     /// Scopes tessera knows; a request for any other is `invalid_scope`.
     pub scopes: Vec<String>,
     /// The scope a user's token gets when none is asked for.
@@ -74,6 +76,7 @@ impl Default for Settings {
         Self {
             access_token_lifetime: Lifetime(3600),
             refresh_token_lifetime: Lifetime(30 * 24 * 3600),
+            owin_token_lifetime: Lifetime(14 * 24 * 3600),
             scopes: vec!["read".into(), "write".into()],
             default_scope: "read write".into(),
             argon2: Argon2Settings::default(),

@@ -4,7 +4,7 @@
 use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::client::Client;
 use crate::secret::SecretHash;
-use crate::token::{NewToken, Token, TokenQuery, TokenStatus};
+use crate::token::{Door, NewToken, Token, TokenQuery, TokenStatus};
 use crate::user::{NewUser, User};
 use async_trait::async_trait;
 use thiserror::Error;
@@ -66,6 +66,14 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of a family that is not revoked yet (rotated ones included);
     /// returns the ids and hashes revoked.
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
+    /// Revokes every active or disabled token a user got through a door, except one; returns
+    /// the ids and hashes revoked.
+    async fn revoke_user_door_tokens(
+        &self,
+        user_id: i64,
+        door: Door,
+        except_id: i64,
+    ) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Records when tokens were last used, in one batch.
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;
 

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, AuditQuery, Binding, Client, GrantType, NewAuditEvent, NewToken, NewUser,
+    AuditEvent, AuditQuery, Binding, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser,
     Permission, Scope, SecretHash, Store, StoreError, Token, TokenQuery, TokenStatus, User,
 };
 use time::OffsetDateTime;
@@ -466,6 +466,28 @@ impl Store for SqliteStore {
              WHERE family = ? AND status <> 'revoked' RETURNING id, hash",
         )
         .bind(family.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|row| Ok((get(row, "id")?, hash_from_blob(get(row, "hash")?)?)))
+            .collect()
+    }
+
+    async fn revoke_user_door_tokens(
+        &self,
+        user_id: i64,
+        door: Door,
+        except_id: i64,
+    ) -> StoreResult<Vec<(i64, SecretHash)>> {
+        let rows = sqlx::query(
+            "UPDATE tokens SET status = 'revoked'
+             WHERE user_id = ? AND door = ? AND id <> ? AND status IN ('active', 'disabled')
+             RETURNING id, hash",
+        )
+        .bind(user_id)
+        .bind(door.as_str())
+        .bind(except_id)
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
