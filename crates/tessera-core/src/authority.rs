@@ -860,8 +860,8 @@ impl Authority {
         }
     }
 
-    /// Revokes every earlier token a user got through the origin's door, keeping `keep`: the
-    /// OWIN rule that a new token "discards any existing tokens". Answers how many went.
+    /// Revokes every token a user got through the origin's door before `keep`: the OWIN rule
+    /// that a new token "discards any existing tokens". Answers how many went.
     pub async fn revoke_earlier_door_tokens(
         &self,
         user_id: i64,
@@ -870,7 +870,7 @@ impl Authority {
     ) -> Result<usize, CoreError> {
         let revoked = self
             .store()
-            .revoke_user_door_tokens(user_id, origin.door, keep.id)
+            .revoke_older_door_tokens(user_id, origin.door, keep.id)
             .await?;
         for (id, hash) in &revoked {
             self.inner.cache.evict(hash);

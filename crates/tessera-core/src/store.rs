@@ -66,13 +66,14 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of a family that is not revoked yet (rotated ones included);
     /// returns the ids and hashes revoked.
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
-    /// Revokes every active or disabled token a user got through a door, except one; returns
-    /// the ids and hashes revoked.
-    async fn revoke_user_door_tokens(
+    /// Revokes every active or disabled token a user got through a door before the token
+    /// `newer_id` (ids grow with time); returns the ids and hashes revoked. Only older ones go,
+    /// so two simultaneous sign-ins leave the newer token alive rather than revoking each other.
+    async fn revoke_older_door_tokens(
         &self,
         user_id: i64,
         door: Door,
-        except_id: i64,
+        newer_id: i64,
     ) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Records when tokens were last used, in one batch.
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;

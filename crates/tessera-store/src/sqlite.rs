@@ -474,20 +474,20 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn revoke_user_door_tokens(
+    async fn revoke_older_door_tokens(
         &self,
         user_id: i64,
         door: Door,
-        except_id: i64,
+        newer_id: i64,
     ) -> StoreResult<Vec<(i64, SecretHash)>> {
         let rows = sqlx::query(
             "UPDATE tokens SET status = 'revoked'
-             WHERE user_id = ? AND door = ? AND id <> ? AND status IN ('active', 'disabled')
+             WHERE user_id = ? AND door = ? AND id < ? AND status IN ('active', 'disabled')
              RETURNING id, hash",
         )
         .bind(user_id)
         .bind(door.as_str())
-        .bind(except_id)
+        .bind(newer_id)
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;

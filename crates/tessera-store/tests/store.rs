@@ -190,7 +190,7 @@ async fn a_family_is_revoked_together(store: &dyn Store) {
     );
 }
 
-async fn a_users_tokens_from_one_door_are_revoked_but_one(store: &dyn Store) {
+async fn a_users_older_tokens_from_one_door_are_revoked(store: &dyn Store) {
     let user = store
         .insert_user(&new_user("owen", Role::User))
         .await
@@ -207,13 +207,14 @@ async fn a_users_tokens_from_one_door_are_revoked_but_one(store: &dyn Store) {
     other_door.door = Door::Cli;
     let other_door = store.insert_token(&other_door).await.unwrap();
     let revoked = store
-        .revoke_user_door_tokens(user.id, Door::OAuth, keep.id)
+        .revoke_older_door_tokens(user.id, Door::OAuth, keep.id)
         .await
         .unwrap();
     assert_eq!(revoked, vec![(old.id, old.hash)]);
     for (id, status) in [
         (old.id, TokenStatus::Revoked),
         (keep.id, TokenStatus::Active),
+        (newer.id, TokenStatus::Active),
         (other_door.id, TokenStatus::Active),
     ] {
         assert_eq!(store.token_by_id(id).await.unwrap().unwrap().status, status);
@@ -405,7 +406,7 @@ sqlite_suite!(
     tokens_are_found_by_hash_and_round_trip,
     transitions_are_compare_and_set,
     a_family_is_revoked_together,
-    a_users_tokens_from_one_door_are_revoked_but_one,
+    a_users_older_tokens_from_one_door_are_revoked,
     last_access_only_moves_forward,
     deleting_a_user_deletes_their_tokens,
     token_lists_filter_and_page,

@@ -86,6 +86,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "TESSERA_REFRESH_TOKEN_LIFETIME", value_name = "SECONDS", default_value_t = Settings::default().refresh_token_lifetime.as_secs(), help_heading = "Tokens")]
     pub refresh_token_lifetime: u64,
 
+    /// Lifetime of tokens from the OWIN-style /Token door, in seconds (at most ten years)
+    #[arg(long, env = "TESSERA_OWIN_TOKEN_LIFETIME", value_name = "SECONDS", default_value_t = Settings::default().owin_token_lifetime.as_secs(), help_heading = "Tokens")]
+    pub owin_token_lifetime: u64,
+
     /// Space-separated scopes tessera knows
     #[arg(long, env = "TESSERA_SCOPES", value_name = "SCOPES", default_value_t = Settings::default().scopes.join(" "), help_heading = "Tokens")]
     pub scopes: String,
@@ -190,6 +194,7 @@ struct FileSettings {
     last_access_flush_seconds: Option<u64>,
     access_token_lifetime: Option<u64>,
     refresh_token_lifetime: Option<u64>,
+    owin_token_lifetime: Option<u64>,
     scopes: Option<String>,
     default_scope: Option<String>,
     argon2_memory_kib: Option<u32>,
@@ -273,6 +278,9 @@ pub fn load(
     let refresh = pick!(refresh_token_lifetime);
     let refresh_token_lifetime =
         Lifetime::from_secs(refresh.value).map_err(|e| refresh.invalid(reason(e)))?;
+    let owin = pick!(owin_token_lifetime);
+    let owin_token_lifetime =
+        Lifetime::from_secs(owin.value).map_err(|e| owin.invalid(reason(e)))?;
 
     let scopes = pick!(scopes);
     let known = Scope::parse(&scopes.value).map_err(|e| scopes.invalid(reason(e)))?;
@@ -325,6 +333,7 @@ pub fn load(
         core: Settings {
             access_token_lifetime,
             refresh_token_lifetime,
+            owin_token_lifetime,
             scopes: known.iter().map(str::to_owned).collect(),
             default_scope: default.to_string(),
             argon2: Argon2Settings {
