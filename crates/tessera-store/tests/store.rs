@@ -203,6 +203,10 @@ async fn a_users_older_tokens_from_one_door_are_revoked(store: &dyn Store) {
         .insert_token(&new_token(Some(user.id), "new", None))
         .await
         .unwrap();
+    let newer = store
+        .insert_token(&new_token(Some(user.id), "newer", None))
+        .await
+        .unwrap();
     let mut other_door = new_token(Some(user.id), "cli", None);
     other_door.door = Door::Cli;
     let other_door = store.insert_token(&other_door).await.unwrap();
