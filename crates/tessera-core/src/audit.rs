@@ -20,10 +20,11 @@ pub enum AuditKind {
     UserDeleted,
     ClientCreated,
     ClientDeleted,
+    SettingChanged,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 10] = [
+    pub const ALL: [AuditKind; 11] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
@@ -34,6 +35,7 @@ impl AuditKind {
         AuditKind::UserDeleted,
         AuditKind::ClientCreated,
         AuditKind::ClientDeleted,
+        AuditKind::SettingChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +50,7 @@ impl AuditKind {
             AuditKind::UserDeleted => "user.deleted",
             AuditKind::ClientCreated => "client.created",
             AuditKind::ClientDeleted => "client.deleted",
+            AuditKind::SettingChanged => "setting.changed",
         }
     }
 }

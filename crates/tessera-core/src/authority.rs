@@ -3,6 +3,7 @@
 //! given a [`Store`] and a [`Clock`].
 
 use crate::audit::{AuditEvent, AuditKind, AuditQuery, NewAuditEvent};
+use crate::behavior::BehaviorSetting;
 use crate::cache::TokenCache;
 use crate::client::{Client, GrantType, NewClient};
 use crate::clock::Clock;
@@ -313,9 +314,175 @@ impl Authority {
         Ok(())
     }
 
+    /// Signs a user in through a door that has no place for a two-factor code (ExtraView,
+    /// OWIN, ArcGIS): see [`SecondFactor::ApiBypass`].
+    pub async fn authenticate_user(
+        &self,
+        username: &str,
+        password: &Password,
+        origin: &Origin,
+    ) -> Result<User, CoreError> {
+        self.sign_in(username, password, SecondFactor::ApiBypass, origin)
+            .await
+    }
+
+    /// Signs a user in with a password and, for a user with two-factor sign-in, the code
+    /// (OAuth's `totp` parameter).
+    pub async fn authenticate_user_with_code(
+        &self,
+        username: &str,
+        password: &Password,
+        code: Option<&str>,
+        origin: &Origin,
+    ) -> Result<User, CoreError> {
+        self.sign_in(username, password, SecondFactor::Code(code), origin)
+            .await
+    }
+
+    async fn sign_in(
+        &self,
+        username: &str,
+        password: &Password,
+        second_factor: SecondFactor<'_>,
+        origin: &Origin,
+    ) -> Result<User, CoreError> {
+        let user = self.check_password(username, password, origin).await?;
+        if !user.totp_enabled {
+            return Ok(user);
+        }
+        let refused = match second_factor {
+            SecondFactor::ApiBypass
+                if user.api_2fa_bypass && user.has_permission(Permission::Exclude2fa) =>
+            {
+                return Ok(user)
+            }
+            SecondFactor::ApiBypass => (
+                "two-factor user without the API bypass",
+                CoreError::InvalidCredentials,
+            ),
+            SecondFactor::Code(Some(code)) if self.consume_totp_code(&user, code).await? => {
+                return Ok(user)
+            }
+            SecondFactor::Code(code) => (
+                if code.is_some() {
+                    "wrong or reused two-factor code"
+                } else {
+                    "two-factor code missing"
+                },
+                CoreError::InvalidGrant(
+                    "a valid two-factor code (parameter totp) is required".into(),
+                ),
+            ),
+        };
+        self.record(AuditKind::LoginFailed, origin, |e| {
+            e.subject_user_id = Some(user.id);
+            e.detail = refused.0.into();
+        })
+        .await?;
+        Err(refused.1)
+    }
+
+    /// Accepts a TOTP code once: the step it belongs to must be later than the last one used.
+    async fn consume_totp_code(&self, user: &User, code: &str) -> Result<bool, CoreError> {
+        let Some(secret) = self.store().totp_secret(user.id).await? else {
+            return Ok(false);
+        };
+        match crate::totp::matching_step(&secret, code, self.now()) {
+            Some(step) => Ok(self.store().consume_totp_step(user.id, step).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// Turns two-factor sign-in on for a user with a new secret; returns the `otpauth://` URI
+    /// to show once (an authenticator app reads it).
+    pub async fn enable_totp(&self, user_id: i64, origin: &Origin) -> Result<String, CoreError> {
+        let user = self.user(user_id).await?;
+        let secret = crate::totp::new_secret();
+        let uri = crate::totp::otpauth_uri(&secret, &user.username)?;
+        self.store().set_totp_secret(user_id, Some(&secret)).await?;
+        self.record(AuditKind::UserChanged, origin, |e| {
+            e.subject_user_id = Some(user_id);
+            e.detail = "two-factor sign-in enabled".into();
+        })
+        .await?;
+        Ok(uri)
+    }
+
+    pub async fn disable_totp(&self, user_id: i64, origin: &Origin) -> Result<(), CoreError> {
+        if !self.store().set_totp_secret(user_id, None).await? {
+            return Err(CoreError::NotFound(format!("user {user_id}")));
+        }
+        self.record(AuditKind::UserChanged, origin, |e| {
+            e.subject_user_id = Some(user_id);
+            e.detail = "two-factor sign-in disabled".into();
+        })
+        .await
+    }
+
+    /// The user's "bypass 2FA for the API" option (ExtraView); it only counts for users whose
+    /// role or permissions carry `USER.EXCLUDE_2FA`.
+    pub async fn set_api_2fa_bypass(
+        &self,
+        user_id: i64,
+        on: bool,
+        origin: &Origin,
+    ) -> Result<(), CoreError> {
+        if !self.store().set_api_2fa_bypass(user_id, on).await? {
+            return Err(CoreError::NotFound(format!("user {user_id}")));
+        }
+        self.record(AuditKind::UserChanged, origin, |e| {
+            e.subject_user_id = Some(user_id);
+            e.detail = format!("API two-factor bypass {}", if on { "on" } else { "off" });
+        })
+        .await
+    }
+
+    // ----- behaviour settings -----
+
+    /// The value an admin set at run time, if any.
+    pub async fn behavior(&self, setting: BehaviorSetting) -> Result<Option<String>, CoreError> {
+        Ok(self.store().behavior_setting(setting.as_str()).await?)
+    }
+
+    /// Sets (or with `None` removes) a behaviour setting; every node sees it on its next use.
+    pub async fn set_behavior(
+        &self,
+        setting: BehaviorSetting,
+        value: Option<&str>,
+        origin: &Origin,
+    ) -> Result<(), CoreError> {
+        let value = value.map(|v| setting.validate(v)).transpose()?;
+        self.store()
+            .set_behavior_setting(setting.as_str(), value.as_deref(), self.now())
+            .await?;
+        self.record(AuditKind::SettingChanged, origin, |e| {
+            e.detail = match &value {
+                Some(value) => format!("{setting} = {value}"),
+                None => format!("{setting} unset"),
+            };
+        })
+        .await
+    }
+
+    /// ExtraView's token lifetime: the run-time value if an admin set one, else the configured.
+    pub async fn extraview_token_lifetime(&self) -> Result<Lifetime, CoreError> {
+        match self
+            .behavior(BehaviorSetting::ExtraViewTokenLifetime)
+            .await?
+        {
+            Some(value) => Lifetime::from_secs(value.parse().map_err(|_| {
+                CoreError::Internal(format!(
+                    "stored {} is not a number",
+                    BehaviorSetting::ExtraViewTokenLifetime
+                ))
+            })?),
+            None => Ok(self.inner.settings.extraview_token_lifetime),
+        }
+    }
+
     /// Checks a user name and password. Unknown, disabled and wrong all cost one Argon2id
     /// verification and give the same error.
-    pub async fn authenticate_user(
+    async fn check_password(
         &self,
         username: &str,
         password: &Password,
@@ -945,6 +1112,17 @@ impl Authority {
         fill(&mut event);
         Ok(self.store().insert_audit(&event).await?)
     }
+}
+
+/// How a door deals with a user who has two-factor sign-in.
+#[derive(Debug, Clone, Copy)]
+enum SecondFactor<'a> {
+    /// The door can carry a code (OAuth's `totp` parameter): a valid, unused one is required.
+    Code(Option<&'a str>),
+    /// The door has no place for a code (ExtraView, OWIN, ArcGIS): the password alone is
+    /// enough only when the user's role or permissions carry `USER.EXCLUDE_2FA` and the user
+    /// turned the API bypass on, ExtraView's rule; otherwise the sign-in is refused.
+    ApiBypass,
 }
 
 /// A token presented by its holder to be used, or by a resource server asking about it.

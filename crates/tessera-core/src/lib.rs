@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod behavior;
 pub mod cache;
 pub mod client;
 pub mod clock;
@@ -18,10 +19,12 @@ pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod token;
+pub mod totp;
 pub mod user;
 
 pub use audit::{AuditEvent, AuditKind, AuditQuery, NewAuditEvent};
 pub use authority::{Authority, Bootstrap, IssueRequest, IssuedToken, Origin, TokenPair, Verified};
+pub use behavior::BehaviorSetting;
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Refusal};

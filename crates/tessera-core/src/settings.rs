@@ -53,6 +53,9 @@ pub struct Settings {
     pub access_token_lifetime: Lifetime,
     /// Lifetime of OAuth refresh tokens.
     pub refresh_token_lifetime: Lifetime,
+    /// ExtraView's `OAUTH2_TOKEN_LIFETIME_SECONDS` as configured; an admin may override it at
+    /// run time (see `BehaviorSetting`).
+    pub extraview_token_lifetime: Lifetime,
     /// Lifetime of tokens from the OWIN-style `/Token` door (14 days, as the seed's numbers say).
     pub owin_token_lifetime: Lifetime,
     /// Scopes tessera knows; a request for any other is `invalid_scope`.
@@ -77,6 +80,7 @@ impl Default for Settings {
             access_token_lifetime: Lifetime(3600),
             refresh_token_lifetime: Lifetime(30 * 24 * 3600),
             owin_token_lifetime: Lifetime(14 * 24 * 3600),
+            extraview_token_lifetime: Lifetime(3600),
             scopes: vec!["read".into(), "write".into()],
             default_scope: "read write".into(),
             argon2: Argon2Settings::default(),

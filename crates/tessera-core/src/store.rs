@@ -41,6 +41,13 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<bool>;
     async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool>;
+    /// Sets or clears a user's TOTP secret; a new secret starts with no step used.
+    async fn set_totp_secret(&self, user_id: i64, secret: Option<&str>) -> StoreResult<bool>;
+    async fn totp_secret(&self, user_id: i64) -> StoreResult<Option<String>>;
+    /// Records that a TOTP step was used, only if it is later than the last one used; answers
+    /// whether it was (a code is never accepted twice, even by two nodes at once).
+    async fn consume_totp_step(&self, user_id: i64, step: i64) -> StoreResult<bool>;
+    async fn set_api_2fa_bypass(&self, user_id: i64, on: bool) -> StoreResult<bool>;
     /// Deletes the user and every token they hold.
     async fn delete_user(&self, user_id: i64) -> StoreResult<bool>;
 
@@ -77,6 +84,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Records when tokens were last used, in one batch.
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;
+
+    async fn behavior_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Sets a behaviour setting, or removes it with `None`.
+    async fn set_behavior_setting(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
 
     async fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;

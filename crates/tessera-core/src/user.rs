@@ -127,6 +127,11 @@ pub struct User {
     pub enabled: bool,
     /// Permissions granted to this user on top of those of the role.
     pub permissions: Vec<Permission>,
+    /// Whether the user signs in with a TOTP code besides the password.
+    pub totp_enabled: bool,
+    /// The user's own choice to let the API take the password alone (ExtraView's "bypass 2FA
+    /// for the API"); it only counts with the `USER.EXCLUDE_2FA` permission.
+    pub api_2fa_bypass: bool,
     pub created_at: OffsetDateTime,
 }
 

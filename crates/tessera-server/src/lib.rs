@@ -10,4 +10,4 @@ mod params;
 mod startup;
 mod state;
 
-pub use startup::{bind, RunningServer, ServerConfig};
+pub use startup::{bind, ExtraViewConfig, ExtraViewXml, RunningServer, ServerConfig};

@@ -101,6 +101,16 @@ impl Params {
         }
     }
 
+    /// These parameters and `other`'s together (a query string and a body): a parameter in
+    /// both counts as repeated.
+    pub fn with(mut self, other: Params) -> Result<Self, ParamError> {
+        if self.pairs.len() + other.pairs.len() > MAX_PARAMS {
+            return Err(ParamError::TooMany);
+        }
+        self.pairs.extend(other.pairs);
+        Ok(self)
+    }
+
     /// The value of a parameter; empty values count as absent, repeats are an error.
     pub fn get(&self, name: &str) -> Result<Option<&str>, ParamError> {
         let mut found = None;

@@ -26,6 +26,33 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How often `last_access` times are written to the database.
     pub last_access_flush: Duration,
+    pub extraview: ExtraViewConfig,
+}
+
+/// How the ExtraView door writes its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraViewConfig {
+    pub xml: ExtraViewXml,
+    /// The zone of `Expiration Date` (the server's zone in ExtraView; UTC by default).
+    pub time_zone: time::UtcOffset,
+}
+
+impl Default for ExtraViewConfig {
+    fn default() -> Self {
+        Self {
+            xml: ExtraViewXml::WellFormed,
+            time_zone: time::UtcOffset::UTC,
+        }
+    }
+}
+
+/// The seed's own XML answer is not well formed (`<Expiration Date> … </lifetime>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraViewXml {
+    /// `<expiration_date>…</expiration_date>`: what an XML parser accepts. The default.
+    WellFormed,
+    /// The documented bytes, for clients that match the text rather than parse it.
+    Legacy,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +63,7 @@ impl Default for ServerConfig {
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(10),
             last_access_flush: Duration::from_secs(5),
+            extraview: ExtraViewConfig::default(),
         }
     }
 }
@@ -56,7 +84,7 @@ pub async fn bind(config: ServerConfig, authority: Authority) -> std::io::Result
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let state = AppState::new(authority.clone(), issuer);
+    let state = AppState::new(authority.clone(), issuer, config.extraview);
     let app = router(state, &config);
     Ok(RunningServer {
         listener,

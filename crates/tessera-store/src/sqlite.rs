@@ -121,6 +121,8 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
             .map_err(corrupt("user role"))?,
         enabled: get(row, "enabled")?,
         permissions,
+        totp_enabled: get::<Option<String>>(row, "totp_secret")?.is_some(),
+        api_2fa_bypass: get(row, "api_2fa_bypass")?,
         created_at: from_millis(get(row, "created_at")?)?,
     })
 }
@@ -301,6 +303,51 @@ impl Store for SqliteStore {
     async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE users SET enabled = ? WHERE id = ?")
             .bind(enabled)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_totp_secret(&self, user_id: i64, secret: Option<&str>) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE id = ?")
+                .bind(secret)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn totp_secret(&self, user_id: i64) -> StoreResult<Option<String>> {
+        let secret: Option<Option<String>> =
+            sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = ?")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(secret.flatten())
+    }
+
+    async fn consume_totp_step(&self, user_id: i64, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = ?
+             WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_api_2fa_bypass(&self, user_id: i64, on: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET api_2fa_bypass = ? WHERE id = ?")
+            .bind(on)
             .bind(user_id)
             .execute(&self.pool)
             .await
@@ -509,6 +556,34 @@ impl Store for SqliteStore {
             .map_err(unavailable)?;
         }
         tx.commit().await.map_err(unavailable)
+    }
+
+    async fn behavior_setting(&self, name: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM behavior_settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_behavior_setting(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let query = match value {
+            Some(value) => sqlx::query(
+                "INSERT INTO behavior_settings (name, value, updated_at) VALUES (?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(value)
+            .bind(millis(at)),
+            None => sqlx::query("DELETE FROM behavior_settings WHERE name = ?").bind(name),
+        };
+        query.execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
     }
 
     async fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<()> {

@@ -1,11 +1,14 @@
 //! `/auth/verify`, for reverse proxies (nginx `auth_request`, Traefik `forwardAuth`): is the
 //! token on the original request good? 200 with the holder in `X-Auth-*` headers, or 401.
 //!
-//! The token is read where the original request carried it: `Authorization: Bearer`, or an
-//! `access_token=` / `token=` query parameter of the original URI (`X-Original-URI` from nginx,
-//! `X-Forwarded-Uri` from Traefik, or this request's own query).
+//! The token is read where the original request carried it: `X-Esri-Authorization: Bearer`
+//! (ArcGIS clients use it when `Authorization` belongs to a web tier in front), `Authorization:
+//! Bearer`, or an `access_token=` / `token=` query parameter of the original URI
+//! (`X-Original-URI` from nginx, `X-Forwarded-Uri` from Traefik, or this request's own query).
+//! The `Referer` header, which both proxies pass on, is given to the core so that a token bound
+//! to a referer (ArcGIS `client=referer`) is accepted from that web application only.
 
-use crate::auth_header::{authorization, Authorization};
+use crate::auth_header::{authorization, bearer, Authorization};
 use crate::params::Params;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -29,7 +32,26 @@ enum Presented {
     Malformed,
 }
 
+/// `X-Esri-Authorization: Bearer <token>`; `None` when the header is absent.
+fn esri_authorization(headers: &HeaderMap) -> Option<Presented> {
+    let mut values = headers.get_all("x-esri-authorization").iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return Some(Presented::Malformed);
+    }
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .and_then(|(_, token)| bearer(token.trim()));
+    Some(token.map_or(Presented::Malformed, Presented::Token))
+}
+
 fn presented_token(headers: &HeaderMap, uri: &Uri) -> Presented {
+    if let Some(presented) = esri_authorization(headers) {
+        return presented;
+    }
     match authorization(headers) {
         Authorization::Bearer(token) => return Presented::Token(token),
         Authorization::Basic { .. } | Authorization::Malformed => return Presented::Malformed,
@@ -68,7 +90,13 @@ async fn verify(
         Presented::Missing => return challenge(StatusCode::UNAUTHORIZED, None),
         Presented::Malformed => return challenge(StatusCode::BAD_REQUEST, Some("invalid_request")),
     };
-    let origin = Origin::from_ip(Door::ForwardAuth, peer.ip());
+    let origin = Origin {
+        referer: headers
+            .get(header::REFERER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        ..Origin::from_ip(Door::ForwardAuth, peer.ip())
+    };
     match state
         .authority
         .verify(&TokenSecret::from_presented(token), &origin)

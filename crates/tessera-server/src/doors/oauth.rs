@@ -265,8 +265,9 @@ async fn token(
                 .ok_or_else(|| OAuthError::missing("password"))?;
             let password = Password::new(password)?;
             let scope = authority.resolve_scope(scope, client.as_ref())?;
+            let code = params.get("totp")?;
             let user = authority
-                .authenticate_user(username, &password, &origin)
+                .authenticate_user_with_code(username, &password, code, &origin)
                 .await?;
             let TokenPair { access, refresh } = authority
                 .issue_user_pair(&user, client.as_ref(), scope, &origin)

@@ -47,6 +47,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(settings: Settings) -> TestApp {
+    spawn_app_configured(settings, ServerConfig::default()).await
+}
+
+/// The server with these core settings and server settings (its address is always port 0).
+pub async fn spawn_app_configured(settings: Settings, server: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let database = dir.path().join("tessera.db");
     let store = tessera_store::connect(database.to_str().expect("a UTF-8 path"))
@@ -61,7 +66,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         request_timeout: Duration::from_secs(5),
-        ..ServerConfig::default()
+        ..server
     };
     let server = bind(config, authority.clone()).await.expect("bind");
     let address = format!("http://{}", server.local_addr());

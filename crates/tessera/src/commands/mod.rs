@@ -206,6 +206,7 @@ pub const AUDIT_KINDS: &[&str] = &[
     "user.deleted",
     "client.created",
     "client.deleted",
+    "setting.changed",
 ];
 
 #[cfg(test)]
