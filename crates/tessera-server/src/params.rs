@@ -101,6 +101,17 @@ impl Params {
         }
     }
 
+    /// The query string's parameters and the body's together, as the vendor doors read them
+    /// (ExtraView, ArcGIS): a parameter in both counts as repeated.
+    pub fn from_query_and_body(
+        uri: &axum::http::Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self, ParamError> {
+        Self::from_urlencoded(uri.query().unwrap_or("").as_bytes())?
+            .with(Self::from_body(headers, body)?)
+    }
+
     /// These parameters and `other`'s together (a query string and a body): a parameter in
     /// both counts as repeated.
     pub fn with(mut self, other: Params) -> Result<Self, ParamError> {

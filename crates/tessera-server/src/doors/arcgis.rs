@@ -178,33 +178,11 @@ impl<'a> TokenBody<'a> {
     }
 }
 
-/// The parameters of one request, from its query string and its body together.
-struct RequestParams {
-    query: Params,
-    body: Params,
-}
-
-impl RequestParams {
-    fn read(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Self, ParamError> {
-        Ok(Self {
-            query: Params::from_urlencoded(uri.query().unwrap_or("").as_bytes())?,
-            body: Params::from_body(headers, body)?,
-        })
-    }
-
-    fn get(&self, name: &str) -> Result<Option<&str>, ParamError> {
-        match (self.query.get(name)?, self.body.get(name)?) {
-            (Some(_), Some(_)) => Err(ParamError::Repeated(name.to_owned())),
-            (query, body) => Ok(query.or(body)),
-        }
-    }
-
-    /// The user name, as `username` or as the seed's example's `user`.
-    fn username(&self) -> Result<Option<&str>, ParamError> {
-        match (self.get("username")?, self.get("user")?) {
-            (Some(_), Some(_)) => Err(ParamError::Repeated("username".into())),
-            (username, user) => Ok(username.or(user)),
-        }
+/// The user name, as `username` or as the seed's example's `user`; both at once is a repeat.
+fn username(params: &Params) -> Result<Option<&str>, ParamError> {
+    match (params.get("username")?, params.get("user")?) {
+        (Some(_), Some(_)) => Err(ParamError::Repeated("username".into())),
+        (username, user) => Ok(username.or(user)),
     }
 }
 
@@ -217,10 +195,8 @@ struct TokenRequest<'a> {
 }
 
 impl<'a> TokenRequest<'a> {
-    fn parse(params: &'a RequestParams, caller: IpAddr) -> Result<Self, ArcGisError> {
-        let username = params
-            .username()?
-            .ok_or_else(|| ArcGisError::missing("username"))?;
+    fn parse(params: &'a Params, caller: IpAddr) -> Result<Self, ArcGisError> {
+        let username = username(params)?.ok_or_else(|| ArcGisError::missing("username"))?;
         let password = params
             .get("password")?
             .ok_or_else(|| ArcGisError::missing("password"))?;
@@ -240,7 +216,7 @@ impl<'a> TokenRequest<'a> {
 }
 
 /// Where the token may be used from, by the `client` parameter.
-fn binding(params: &RequestParams, caller: IpAddr) -> Result<Binding, ArcGisError> {
+fn binding(params: &Params, caller: IpAddr) -> Result<Binding, ArcGisError> {
     let Some(client) = params.get("client")? else {
         return Ok(Binding::None);
     };
@@ -288,7 +264,7 @@ async fn generate_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let params = RequestParams::read(&uri, &headers, &body);
+    let params = Params::from_query_and_body(&uri, &headers, &body);
     let format = match params.as_ref().map(|p| p.get("f")) {
         Ok(Ok(None)) => Some(Format::Html),
         Ok(Ok(Some(f))) => Format::parse(f),
@@ -319,14 +295,14 @@ async fn generate_token(
 }
 
 /// A browser opening the page asks for nothing yet: it gets the form alone.
-fn asks_for_nothing(params: &RequestParams) -> bool {
-    matches!(params.username(), Ok(None)) && matches!(params.get("password"), Ok(None))
+fn asks_for_nothing(params: &Params) -> bool {
+    matches!(username(params), Ok(None)) && matches!(params.get("password"), Ok(None))
 }
 
 /// The core's part: check the user, issue a session token with the asked-for binding.
 async fn issue(
     state: &AppState,
-    params: &RequestParams,
+    params: &Params,
     headers: &HeaderMap,
     caller: IpAddr,
 ) -> Result<(IssuedToken, bool), ArcGisError> {
@@ -367,7 +343,7 @@ async fn issue(
 /// (escaped), except the password.
 struct Page<'a> {
     path: &'a str,
-    echo: Option<&'a RequestParams>,
+    echo: Option<&'a Params>,
 }
 
 impl Page<'_> {
@@ -413,7 +389,7 @@ impl Page<'_> {
     fn html(&self, status: StatusCode, result: &str) -> Response {
         let echoed = |name: &str| {
             let value = match self.echo {
-                Some(params) if name == "username" => params.username().ok().flatten(),
+                Some(params) if name == "username" => username(params).ok().flatten(),
                 Some(params) => params.get(name).ok().flatten(),
                 None => None,
             };

@@ -107,12 +107,6 @@ fn escape_xml(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Parameters come from the query string and, for a POST, the form body, as ExtraView reads them.
-fn parameters(uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Params, ParamError> {
-    let query = Params::from_urlencoded(uri.query().unwrap_or("").as_bytes())?;
-    query.with(Params::from_body(headers, body)?)
-}
-
 async fn ev_api(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -120,7 +114,7 @@ async fn ev_api(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let params = match parameters(&uri, &headers, &body) {
+    let params = match Params::from_query_and_body(&uri, &headers, &body) {
         Ok(params) => params,
         Err(error) => {
             return Reply { xml: false }.message(StatusCode::BAD_REQUEST, &error.to_string())

@@ -6,8 +6,15 @@ use proptest::prelude::*;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 16] = [
     "/oauth/token",
+    "/Token",
+    "/evj/ExtraView/ev_api.action",
+    "/generateToken",
+    "/arcgis/tokens/generateToken",
+    "/arcgis/admin/generateToken",
+    "/sharing/rest/generateToken",
+    "/arcgis/rest/info",
     "/oauth/introspect",
     "/oauth/revoke",
     "/.well-known/oauth-authorization-server",
@@ -18,7 +25,17 @@ const ROUTES: [&str; 9] = [
     "/no/such/route",
 ];
 
-const PARAMETER_NAMES: [&str; 10] = [
+const PARAMETER_NAMES: [&str; 20] = [
+    "statevar",
+    "user_id",
+    "ev_send_xml",
+    "user",
+    "client",
+    "ip",
+    "referer",
+    "expiration",
+    "f",
+    "totp",
     "grant_type",
     "username",
     "password",
@@ -126,7 +143,11 @@ fn random_request() -> impl Strategy<Value = RandomRequest> {
         Method::OPTIONS,
     ]);
     let route = prop::sample::select(ROUTES.to_vec());
-    let query = "[a-z_=&%0-9A-F+]{0,40}";
+    // Query strings name the vendor parameters too: ExtraView and ArcGIS read them there.
+    let query = prop_oneof![
+        "[a-z_=&%0-9A-F+]{0,40}",
+        random_form().prop_map(|form| String::from_utf8_lossy(&form).into_owned()),
+    ];
     let content_type = prop::option::of(prop::sample::select(vec![
         "application/x-www-form-urlencoded".to_owned(),
         "application/json".to_owned(),
