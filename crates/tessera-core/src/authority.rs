@@ -1135,7 +1135,8 @@ enum CheckMode {
 fn binding_matches(binding: &Binding, origin: &Origin) -> bool {
     match binding {
         Binding::None => true,
-        Binding::Ip(ip) => origin.source_ip == Some(*ip),
+        // Canonical forms, so that ::ffff:192.0.2.1 on a dual-stack listener is 192.0.2.1.
+        Binding::Ip(ip) => origin.source_ip.map(|s| s.to_canonical()) == Some(ip.to_canonical()),
         Binding::Referer(referer) => origin.referer.as_deref() == Some(referer.as_str()),
     }
 }
@@ -1144,5 +1145,20 @@ fn conflict_as_core(error: StoreError) -> CoreError {
     match error {
         StoreError::Conflict(what) => CoreError::Conflict(what),
         other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ip_binding_matches_the_ipv4_mapped_form_of_its_address() {
+        let bound = Binding::Ip("192.0.2.1".parse().unwrap());
+        let mapped = Origin::from_ip(Door::ArcGis, "::ffff:192.0.2.1".parse().unwrap());
+        let other = Origin::from_ip(Door::ArcGis, "192.0.2.2".parse().unwrap());
+        assert!(binding_matches(&bound, &mapped));
+        assert!(!binding_matches(&bound, &other));
+        assert!(!binding_matches(&bound, &Origin::new(Door::ArcGis)));
     }
 }
