@@ -667,6 +667,31 @@ impl Authority {
         Ok(IssuedToken { token, secret })
     }
 
+    /// The token a vendor door hands a user who just signed in: a session token with the
+    /// default scope, in the door's secret shape, with the door's lifetime and binding.
+    pub async fn issue_session(
+        &self,
+        user: &User,
+        lifetime: Lifetime,
+        binding: Binding,
+        format: SecretFormat,
+        origin: &Origin,
+    ) -> Result<IssuedToken, CoreError> {
+        let request = IssueRequest {
+            kind: TokenKind::Session,
+            user_id: Some(user.id),
+            client_id: None,
+            name: String::new(),
+            description: String::new(),
+            scope: self.inner.default_scope.clone(),
+            lifetime: Some(lifetime),
+            binding,
+            format,
+            family: None,
+        };
+        self.issue(request, origin).await
+    }
+
     /// OAuth password grant: a user's access token and refresh token, after the password (and
     /// the client, when one is named) has been checked by the caller.
     pub async fn issue_user_pair(

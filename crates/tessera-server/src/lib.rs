@@ -7,6 +7,7 @@
 mod auth_header;
 mod doors;
 mod params;
+mod responses;
 mod startup;
 mod state;
 

@@ -9,6 +9,7 @@
 //! only an unavailable database or a full sign-in queue gets a 503.
 
 use crate::params::{ParamError, Params};
+use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -19,8 +20,7 @@ use axum::Router;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use tessera_core::{
-    Binding, CoreError, Door, IssueRequest, IssuedToken, Lifetime, Origin, Password, Role,
-    SecretFormat, TokenKind,
+    Binding, CoreError, Door, IssuedToken, Lifetime, Origin, Password, Role, SecretFormat,
 };
 
 /// Every path ArcGIS products serve `generateToken` on: the token service, the admin API,
@@ -318,21 +318,13 @@ async fn issue(
     let user = authority
         .authenticate_user(request.username, &request.password, &origin)
         .await?;
-    let scope = authority.resolve_scope(None, None)?;
+    let lifetime = Lifetime::from_secs(request.minutes * 60)?;
     let issued = authority
-        .issue(
-            IssueRequest {
-                kind: TokenKind::Session,
-                user_id: Some(user.id),
-                client_id: None,
-                name: String::new(),
-                description: String::new(),
-                scope,
-                lifetime: Some(Lifetime::from_secs(request.minutes * 60)?),
-                binding: request.binding,
-                format: SecretFormat::Tessera,
-                family: None,
-            },
+        .issue_session(
+            &user,
+            lifetime,
+            request.binding,
+            SecretFormat::Tessera,
             &origin,
         )
         .await?;
@@ -456,21 +448,7 @@ fn json_response(status: StatusCode, format: Format, body: &impl Serialize) -> R
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
     )];
-    let mut response = (status, no_store(), content_type, text).into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
-}
-
-/// A page or answer with a token in it must not be cached.
-fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
-    [
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::PRAGMA, HeaderValue::from_static("no-cache")),
-    ]
+    with_retry_after((status, no_store(), content_type, text).into_response())
 }
 
 fn escape(text: &str) -> String {

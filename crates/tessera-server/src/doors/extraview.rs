@@ -18,8 +18,7 @@ use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
 use tessera_core::{
-    Binding, CoreError, Door, IssueRequest, IssuedToken, Origin, Password, SecretFormat, TokenKind,
-    TokenSecret,
+    Binding, CoreError, Door, IssuedToken, Origin, Password, SecretFormat, TokenSecret,
 };
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -161,21 +160,12 @@ async fn answer(
             .await
             .map_err(core)?;
         let lifetime = authority.extraview_token_lifetime().await.map_err(core)?;
-        let scope = authority.resolve_scope(None, None).map_err(core)?;
         let issued = authority
-            .issue(
-                IssueRequest {
-                    kind: TokenKind::Session,
-                    user_id: Some(user.id),
-                    client_id: None,
-                    name: String::new(),
-                    description: String::new(),
-                    scope,
-                    lifetime: Some(lifetime),
-                    binding: Binding::None,
-                    format: SecretFormat::Base64Url,
-                    family: None,
-                },
+            .issue_session(
+                &user,
+                lifetime,
+                Binding::None,
+                SecretFormat::Base64Url,
                 &origin,
             )
             .await

@@ -9,6 +9,7 @@
 
 use crate::auth_header::{authorization, Authorization};
 use crate::params::{ParamError, Params};
+use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -117,32 +118,15 @@ impl From<CoreError> for OAuthError {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.code, "error_description": self.description });
-        let mut response = (self.status, no_store(), Json(body)).into_response();
-        let challenge = match self.status {
-            StatusCode::UNAUTHORIZED => Some(format!("Basic realm=\"{REALM}\"")),
-            StatusCode::SERVICE_UNAVAILABLE => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                None
-            }
-            _ => None,
-        };
-        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        let mut response = with_retry_after((self.status, no_store(), Json(body)).into_response());
+        if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = HeaderValue::from_static("Basic realm=\"tessera\"");
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }
-}
-
-/// Token responses and errors must not be cached (RFC 6749 §5.1).
-fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
-    [
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::PRAGMA, HeaderValue::from_static("no-cache")),
-    ]
 }
 
 fn origin(peer: SocketAddr) -> Origin {

@@ -9,10 +9,11 @@
 //! tokens, as the seed promises; tokens from the other doors are left alone.
 
 use crate::params::{ParamError, Params};
+use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -20,8 +21,7 @@ use base64::Engine;
 use serde::Serialize;
 use std::net::SocketAddr;
 use tessera_core::{
-    Binding, CoreError, Door, IssueRequest, IssuedToken, Origin, Password, Role, SecretFormat,
-    TokenKind, User,
+    Binding, CoreError, Door, IssuedToken, Origin, Password, Role, SecretFormat, User,
 };
 use time::format_description::FormatItem;
 use time::macros::format_description;
@@ -125,22 +125,8 @@ impl IntoResponse for OwinError {
             }
             None => serde_json::json!({ "error": self.code }),
         };
-        let mut response = (self.status, no_store(), Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response
+        with_retry_after((self.status, no_store(), Json(body)).into_response())
     }
-}
-
-/// OWIN sends both on every token response; RFC 6749 §5.1 asks for them too.
-fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
-    [
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        (header::PRAGMA, HeaderValue::from_static("no-cache")),
-    ]
 }
 
 /// The parameters of the body, whatever `Content-Type` claims: the seed's curl labels an
@@ -262,21 +248,12 @@ async fn token(
     let user = authority
         .authenticate_user(&username, &password, &origin)
         .await?;
-    let scope = authority.resolve_scope(None, None)?;
     let issued = authority
-        .issue(
-            IssueRequest {
-                kind: TokenKind::Session,
-                user_id: Some(user.id),
-                client_id: None,
-                name: String::new(),
-                description: String::new(),
-                scope,
-                lifetime: Some(authority.settings().owin_token_lifetime),
-                binding: Binding::None,
-                format: SecretFormat::Tessera,
-                family: None,
-            },
+        .issue_session(
+            &user,
+            authority.settings().owin_token_lifetime,
+            Binding::None,
+            SecretFormat::Tessera,
             &origin,
         )
         .await?;
@@ -289,6 +266,7 @@ async fn token(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
     use time::macros::datetime;
 
     #[test]
