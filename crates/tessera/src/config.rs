@@ -6,6 +6,10 @@
 //! flags, variables and defaults (so `--help` documents all three); the file is slotted in under
 //! the variables by asking clap where each value came from. Every value is checked once, after
 //! the layers are merged, and an error names the flag, variable or file that set it.
+//!
+//! The file's keys are flat, like the flags, with one exception: ExtraView's settings may also
+//! be written as an `[extraview]` table (`extraview.xml = "legacy"`), the way ExtraView's own
+//! design document spells them.
 
 use anyhow::{anyhow, Context as _};
 use clap::parser::ValueSource;
@@ -15,7 +19,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tessera_core::{Argon2Settings, CoreError, Lifetime, Scope, Settings};
-use tessera_server::ServerConfig;
+use tessera_server::{ExtraViewConfig, ServerConfig};
+use time::UtcOffset;
 use tracing_subscriber::EnvFilter;
 
 // Upper bounds keep a typo from turning into a panic or an allocation the machine cannot
@@ -29,6 +34,9 @@ const MAX_PASSWORD_QUEUE: usize = 1_000_000;
 const MAX_CACHE_CAPACITY: usize = 10_000_000;
 const MAX_INTERVAL_SECONDS: u64 = 3600;
 const MAX_BODY_LIMIT_BYTES: usize = 1 << 30;
+// The offsets zones actually use (Baker Island to Line Islands); anything outside is a typo.
+const MIN_OFFSET_MINUTES: i32 = -12 * 60;
+const MAX_OFFSET_MINUTES: i32 = 14 * 60;
 
 /// Options every command takes: where the configuration file and the database are.
 #[derive(Debug, Clone, Args)]
@@ -126,6 +134,19 @@ pub struct SettingsArgs {
     #[arg(long, env = "TESSERA_CACHE_TTL_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().cache_ttl.as_secs(), help_heading = "Cache")]
     pub cache_ttl_seconds: u64,
 
+    /// ExtraView's OAUTH2_TOKEN_LIFETIME_SECONDS: lifetime of get_token tokens, in seconds (at most ten years); `tessera setting set` overrides it while the server runs
+    #[arg(long, env = "TESSERA_OAUTH2_TOKEN_LIFETIME_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().extraview_token_lifetime.as_secs(), help_heading = "ExtraView")]
+    pub oauth2_token_lifetime_seconds: u64,
+
+    /// Shape of ExtraView's XML answers
+    #[arg(long, env = "TESSERA_EXTRAVIEW_XML", value_name = "SHAPE", value_enum, default_value_t = ExtraViewXml::from(ExtraViewConfig::default().xml), help_heading = "ExtraView")]
+    pub extraview_xml: ExtraViewXml,
+
+    /// Zone of the expiration dates in ExtraView's answers: a fixed UTC offset (+HH:MM, -HH:MM, +HHMM, Z or UTC), with no daylight saving
+    // Hyphen values are allowed so that `--extraview-time-zone -05:00` is not read as a flag.
+    #[arg(long, env = "TESSERA_EXTRAVIEW_TIME_ZONE", value_name = "OFFSET", allow_hyphen_values = true, default_value_t = offset_text(ExtraViewConfig::default().time_zone), help_heading = "ExtraView")]
+    pub extraview_time_zone: String,
+
     /// Log filter: a level (info, debug, ...) or tracing directives (tessera=debug,sqlx=warn)
     #[arg(
         long,
@@ -181,6 +202,35 @@ pub enum LogFormat {
     Json,
 }
 
+/// How the ExtraView door writes its XML answers (the server's [`tessera_server::ExtraViewXml`],
+/// spelt for the command line and the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExtraViewXml {
+    /// Well-formed XML (<expiration_date>), which XML parsers accept
+    WellFormed,
+    /// The documented bytes (<Expiration Date> … </lifetime>, not well formed), for clients that match the text
+    Legacy,
+}
+
+impl From<tessera_server::ExtraViewXml> for ExtraViewXml {
+    fn from(xml: tessera_server::ExtraViewXml) -> Self {
+        match xml {
+            tessera_server::ExtraViewXml::WellFormed => Self::WellFormed,
+            tessera_server::ExtraViewXml::Legacy => Self::Legacy,
+        }
+    }
+}
+
+impl From<ExtraViewXml> for tessera_server::ExtraViewXml {
+    fn from(xml: ExtraViewXml) -> Self {
+        match xml {
+            ExtraViewXml::WellFormed => Self::WellFormed,
+            ExtraViewXml::Legacy => Self::Legacy,
+        }
+    }
+}
+
 /// The TOML file. Every key is optional; an unknown key is an error, since a misspelt setting
 /// silently falling back to its default is worse than refusing to start.
 #[derive(Debug, Default, Deserialize)]
@@ -204,8 +254,77 @@ struct FileSettings {
     password_queue: Option<usize>,
     cache_capacity: Option<usize>,
     cache_ttl_seconds: Option<u64>,
+    oauth2_token_lifetime_seconds: Option<u64>,
+    extraview_xml: Option<ExtraViewXml>,
+    extraview_time_zone: Option<String>,
+    extraview: Option<ExtraViewTable>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
+    /// The flat keys whose value came from the `[extraview]` table, with the key as written
+    /// there, so that an error names what the operator wrote.
+    #[serde(skip)]
+    from_table: Vec<(&'static str, &'static str)>,
+}
+
+/// The `[extraview]` table: the same three settings under ExtraView's own names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtraViewTable {
+    xml: Option<ExtraViewXml>,
+    time_zone: Option<String>,
+    #[serde(rename = "OAUTH2_TOKEN_LIFETIME_SECONDS")]
+    oauth2_token_lifetime_seconds: Option<u64>,
+}
+
+impl FileSettings {
+    /// Moves the `[extraview]` table's values to the flat keys. A setting given both ways is
+    /// refused rather than one of them silently winning.
+    fn fold_extraview_table(&mut self) -> Result<(), String> {
+        let Some(table) = self.extraview.take() else {
+            return Ok(());
+        };
+        let from_table = &mut self.from_table;
+        fold(
+            &mut self.oauth2_token_lifetime_seconds,
+            table.oauth2_token_lifetime_seconds,
+            (
+                "oauth2_token_lifetime_seconds",
+                "extraview.OAUTH2_TOKEN_LIFETIME_SECONDS",
+            ),
+            from_table,
+        )?;
+        fold(
+            &mut self.extraview_xml,
+            table.xml,
+            ("extraview_xml", "extraview.xml"),
+            from_table,
+        )?;
+        fold(
+            &mut self.extraview_time_zone,
+            table.time_zone,
+            ("extraview_time_zone", "extraview.time_zone"),
+            from_table,
+        )
+    }
+}
+
+fn fold<T>(
+    flat: &mut Option<T>,
+    nested: Option<T>,
+    (flat_key, nested_key): (&'static str, &'static str),
+    from_table: &mut Vec<(&'static str, &'static str)>,
+) -> Result<(), String> {
+    let Some(value) = nested else {
+        return Ok(());
+    };
+    if flat.is_some() {
+        return Err(format!(
+            "{flat_key} and {nested_key} are the same setting: give only one of them"
+        ));
+    }
+    *flat = Some(value);
+    from_table.push((flat_key, nested_key));
+    Ok(())
 }
 
 /// Everything a command needs to know, checked. (Logging is set up before the command runs,
@@ -241,10 +360,12 @@ pub fn load(
     let global_layers = Layers {
         matches: global_matches,
         file: global.config.as_deref(),
+        file_keys: &file.from_table,
     };
     let layers = Layers {
         matches: settings_matches,
         file: global.config.as_deref(),
+        file_keys: &file.from_table,
     };
 
     let database = global_layers.pick("database", global.database.clone(), file.database);
@@ -317,6 +438,14 @@ pub fn load(
     let ttl = pick!(cache_ttl_seconds);
     ttl.check_range(0..=MAX_INTERVAL_SECONDS)?;
 
+    let extraview_lifetime = pick!(oauth2_token_lifetime_seconds);
+    let extraview_token_lifetime = Lifetime::from_secs(extraview_lifetime.value)
+        .map_err(|e| extraview_lifetime.invalid(reason(e)))?;
+    let extraview_xml = pick!(extraview_xml);
+    let time_zone = pick!(extraview_time_zone);
+    let extraview_time_zone =
+        parse_utc_offset(&time_zone.value).map_err(|reason| time_zone.invalid(reason))?;
+
     let log_level = pick!(log_level);
     let filter = EnvFilter::try_new(&log_level.value).map_err(|e| log_level.invalid(e))?;
     let log_format = pick!(log_format);
@@ -329,11 +458,16 @@ pub fn load(
             body_limit: body_limit.value,
             request_timeout: Duration::from_secs(request_timeout.value),
             last_access_flush: Duration::from_secs(flush.value),
+            extraview: ExtraViewConfig {
+                xml: extraview_xml.value.into(),
+                time_zone: extraview_time_zone,
+            },
         },
         core: Settings {
             access_token_lifetime,
             refresh_token_lifetime,
             owin_token_lifetime,
+            extraview_token_lifetime,
             scopes: known.iter().map(str::to_owned).collect(),
             default_scope: default.to_string(),
             argon2: Argon2Settings {
@@ -357,7 +491,7 @@ pub fn load(
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
-    toml::from_str(&text).map_err(|error| {
+    let mut file: FileSettings = toml::from_str(&text).map_err(|error| {
         // toml's own rendering spans several lines with a caret; one line naming the file, the
         // line and its text is enough to find the mistake.
         let at = error
@@ -380,7 +514,76 @@ fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
             "invalid config file {}{at}: {message}{hint}",
             path.display()
         )
-    })
+    })?;
+    file.fold_extraview_table()
+        .map_err(|reason| anyhow!("invalid config file {}: {reason}", path.display()))?;
+    Ok(file)
+}
+
+/// Parses a fixed UTC offset: `+HH:MM`, `-HH:MM`, `+HHMM`, `Z` or `UTC`.
+///
+/// Named zones (`Europe/Paris`) are refused rather than guessed at: their offset changes with
+/// daylight saving, and the ExtraView door writes every date with one offset.
+fn parse_utc_offset(text: &str) -> Result<UtcOffset, String> {
+    const FORMS: &str = "write a UTC offset as +HH:MM, -HH:MM, +HHMM, Z or UTC";
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!("the time zone is empty: {FORMS}"));
+    }
+    if text.eq_ignore_ascii_case("Z") || text.eq_ignore_ascii_case("UTC") {
+        return Ok(UtcOffset::UTC);
+    }
+    let not_an_offset = || {
+        format!(
+            "{text:?} is not a UTC offset: {FORMS} (a fixed offset: named zones and daylight \
+             saving are not supported)"
+        )
+    };
+    let (sign, digits) = match text.split_at_checked(1) {
+        Some(("+", rest)) => (1, rest),
+        Some(("-", rest)) => (-1, rest),
+        _ => return Err(not_an_offset()),
+    };
+    let (hours, minutes) = match digits.split_once(':') {
+        Some((hours, minutes)) => (hours, minutes),
+        None => digits.split_at_checked(2).ok_or_else(not_an_offset)?,
+    };
+    let two_digits = |part: &str| {
+        (part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| part.parse::<i32>().ok())
+            .flatten()
+    };
+    let (Some(hours), Some(minutes)) = (two_digits(hours), two_digits(minutes)) else {
+        return Err(not_an_offset());
+    };
+    if minutes > 59 {
+        return Err(format!("{text:?} has more than 59 minutes"));
+    }
+    let total = sign * (hours * 60 + minutes);
+    if !(MIN_OFFSET_MINUTES..=MAX_OFFSET_MINUTES).contains(&total) {
+        return Err(format!(
+            "{text:?} is outside the offsets in use ({} to {})",
+            offset_text(minutes_offset(MIN_OFFSET_MINUTES)),
+            offset_text(minutes_offset(MAX_OFFSET_MINUTES))
+        ));
+    }
+    Ok(minutes_offset(total))
+}
+
+/// An offset of whole minutes; the callers keep `minutes` within a day, where this cannot fail.
+fn minutes_offset(minutes: i32) -> UtcOffset {
+    UtcOffset::from_whole_seconds(minutes * 60).unwrap_or(UtcOffset::UTC)
+}
+
+/// An offset as `+HH:MM`, the form `--help` shows and [`parse_utc_offset`] reads back.
+fn offset_text(offset: UtcOffset) -> String {
+    let (hours, minutes, _) = offset.as_hms();
+    let sign = if offset.is_negative() { '-' } else { '+' };
+    format!(
+        "{sign}{:02}:{:02}",
+        hours.unsigned_abs(),
+        minutes.unsigned_abs()
+    )
 }
 
 /// An issuer is an http(s) URL without query or fragment (RFC 8414 §2).
@@ -402,13 +605,16 @@ fn check_issuer(url: &str) -> Result<(), &'static str> {
 struct Layers<'a> {
     matches: &'a ArgMatches,
     file: Option<&'a Path>,
+    /// Flat keys whose file value was written under another name (`extraview.xml`).
+    file_keys: &'a [(&'static str, &'static str)],
 }
 
 /// Where a value was set, to name it in an error.
 #[derive(Debug, Clone)]
 enum Source {
     Default,
-    File(PathBuf),
+    /// The file, and the key as written there.
+    File(PathBuf, &'static str),
     Environment,
     Flag,
 }
@@ -426,7 +632,14 @@ impl Layers<'_> {
         let (value, source) = match (self.matches.value_source(key), file_value, self.file) {
             (Some(ValueSource::CommandLine), _, _) => (clap_value, Source::Flag),
             (Some(ValueSource::EnvVariable), _, _) => (clap_value, Source::Environment),
-            (_, Some(value), Some(path)) => (value, Source::File(path.to_owned())),
+            (_, Some(value), Some(path)) => {
+                let written = self
+                    .file_keys
+                    .iter()
+                    .find(|(flat, _)| *flat == key)
+                    .map_or(key, |(_, written)| written);
+                (value, Source::File(path.to_owned(), written))
+            }
             _ => (clap_value, Source::Default),
         };
         Picked { key, value, source }
@@ -450,9 +663,9 @@ impl<T> Picked<T> {
         match &self.source {
             Source::Flag => anyhow!("invalid --{}: {reason}", key.replace('_', "-")),
             Source::Environment => anyhow!("invalid {}: {reason}", env_name(key)),
-            Source::File(path) => {
+            Source::File(path, written) => {
                 anyhow!(
-                    "invalid {key} in the config file {}: {reason}",
+                    "invalid {written} in the config file {}: {reason}",
                     path.display()
                 )
             }
@@ -552,6 +765,171 @@ mod tests {
                 .starts_with("invalid default_scope (the built-in default)"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn extraview_settings_default_to_well_formed_xml_in_utc_for_an_hour() {
+        let config = load_from(&[], None).unwrap();
+        assert_eq!(
+            config.server.extraview.xml,
+            tessera_server::ExtraViewXml::WellFormed
+        );
+        assert_eq!(config.server.extraview.time_zone, UtcOffset::UTC);
+        assert_eq!(config.core.extraview_token_lifetime.as_secs(), 3600);
+    }
+
+    #[test]
+    fn extraview_settings_come_from_flags_and_flat_file_keys() {
+        let args = [
+            "--extraview-xml",
+            "legacy",
+            "--extraview-time-zone",
+            "-05:30",
+            "--oauth2-token-lifetime-seconds",
+            "600",
+        ];
+        let config = load_from(&args, None).unwrap();
+        assert_eq!(
+            config.server.extraview.xml,
+            tessera_server::ExtraViewXml::Legacy
+        );
+        assert_eq!(
+            config.server.extraview.time_zone,
+            UtcOffset::from_hms(-5, -30, 0).unwrap()
+        );
+        assert_eq!(config.core.extraview_token_lifetime.as_secs(), 600);
+
+        let file = "extraview_xml = \"legacy\"\nextraview_time_zone = \"+0200\"\n\
+                    oauth2_token_lifetime_seconds = 120\n";
+        let config = load_from(&[], Some(file)).unwrap();
+        assert_eq!(
+            config.server.extraview.xml,
+            tessera_server::ExtraViewXml::Legacy
+        );
+        assert_eq!(
+            config.server.extraview.time_zone,
+            UtcOffset::from_hms(2, 0, 0).unwrap()
+        );
+        assert_eq!(config.core.extraview_token_lifetime.as_secs(), 120);
+    }
+
+    #[test]
+    fn the_extraview_table_in_the_file_sets_the_same_settings() {
+        let config = load_from(&[], Some("extraview.xml = \"legacy\"\n")).unwrap();
+        assert_eq!(
+            config.server.extraview.xml,
+            tessera_server::ExtraViewXml::Legacy
+        );
+
+        let file = "[extraview]\nxml = \"well-formed\"\ntime_zone = \"Z\"\n\
+                    OAUTH2_TOKEN_LIFETIME_SECONDS = 900\n";
+        let config = load_from(&[], Some(file)).unwrap();
+        assert_eq!(
+            config.server.extraview.xml,
+            tessera_server::ExtraViewXml::WellFormed
+        );
+        assert_eq!(config.server.extraview.time_zone, UtcOffset::UTC);
+        assert_eq!(config.core.extraview_token_lifetime.as_secs(), 900);
+
+        // A flag still beats the file, whichever way the file spells the key.
+        let config = load_from(&["--oauth2-token-lifetime-seconds", "60"], Some(file)).unwrap();
+        assert_eq!(config.core.extraview_token_lifetime.as_secs(), 60);
+    }
+
+    #[test]
+    fn an_extraview_setting_given_both_flat_and_in_the_table_is_refused() {
+        let file = "extraview_xml = \"legacy\"\n[extraview]\nxml = \"legacy\"\n";
+        let error = load_from(&[], Some(file)).unwrap_err().to_string();
+        assert!(error.contains("extraview_xml"), "{error}");
+        assert!(error.contains("extraview.xml"), "{error}");
+        assert!(error.contains("tessera.toml"), "{error}");
+
+        let file = "oauth2_token_lifetime_seconds = 60\n\
+                    extraview.OAUTH2_TOKEN_LIFETIME_SECONDS = 60\n";
+        let error = load_from(&[], Some(file)).unwrap_err().to_string();
+        assert!(
+            error.contains("oauth2_token_lifetime_seconds")
+                && error.contains("extraview.OAUTH2_TOKEN_LIFETIME_SECONDS"),
+            "{error}"
+        );
+
+        let error = load_from(&[], Some("[extraview]\nzone = \"Z\"\n")).unwrap_err();
+        assert!(error.to_string().contains("zone"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_extraview_value_is_named_as_it_was_written() {
+        let error = load_from(&["--extraview-time-zone", "Europe/Paris"], None).unwrap_err();
+        let error = error.to_string();
+        assert!(
+            error.starts_with("invalid --extraview-time-zone:"),
+            "{error}"
+        );
+        assert!(error.contains("daylight saving"), "{error}");
+
+        let file = "[extraview]\ntime_zone = \"+25:00\"\n";
+        let error = load_from(&[], Some(file)).unwrap_err().to_string();
+        assert!(
+            error.starts_with("invalid extraview.time_zone in the config file"),
+            "{error}"
+        );
+
+        let file = "extraview_time_zone = \"+2\"\n";
+        let error = load_from(&[], Some(file)).unwrap_err().to_string();
+        assert!(
+            error.starts_with("invalid extraview_time_zone in the config file"),
+            "{error}"
+        );
+
+        let error = load_from(&["--oauth2-token-lifetime-seconds", "0"], None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid --oauth2-token-lifetime-seconds:"),
+            "{error}"
+        );
+
+        let error = load_from(&[], Some("extraview.xml = \"strict\"\n")).unwrap_err();
+        assert!(error.to_string().contains("strict"), "{error}");
+    }
+
+    #[test]
+    fn utc_offsets_are_read_in_the_usual_fixed_forms() {
+        let offset = |h, m| UtcOffset::from_hms(h, m, 0).unwrap();
+        for (text, expected) in [
+            ("+00:00", UtcOffset::UTC),
+            ("-00:00", UtcOffset::UTC),
+            ("Z", UtcOffset::UTC),
+            ("z", UtcOffset::UTC),
+            ("UTC", UtcOffset::UTC),
+            ("+02:00", offset(2, 0)),
+            ("+0530", offset(5, 30)),
+            ("-03:30", offset(-3, -30)),
+            ("-1200", offset(-12, 0)),
+            ("+14:00", offset(14, 0)),
+        ] {
+            assert_eq!(parse_utc_offset(text), Ok(expected), "{text}");
+            assert_eq!(parse_utc_offset(&offset_text(expected)), Ok(expected));
+        }
+        for bad in [
+            "",
+            "02:00",
+            "+2",
+            "+2:00",
+            "+02:0",
+            "+02:60",
+            "+15:00",
+            "-13:00",
+            "+02:00:00",
+            "+0a:00",
+            "GMT+2",
+            "CET",
+            "Europe/Paris",
+            "+é",
+        ] {
+            assert!(parse_utc_offset(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(offset_text(offset(-3, -30)), "-03:30");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The `tessera` binary: the server (`tessera serve`) and the admin commands (`user`, `client`,
-//! `token`, `audit`) in one executable, over one database.
+//! `token`, `audit`, `setting`) in one executable, over one database.
 //!
 //! main parses the command line, loads the configuration every command shares, sets up
 //! logging and hands over to the command. An error ends as one line on stderr and exit code 1;
@@ -14,6 +14,7 @@ use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcomm
 use commands::audit::AuditCommand;
 use commands::client::ClientCommand;
 use commands::serve::ServeArgs;
+use commands::setting::SettingCommand;
 use commands::token::TokenCommand;
 use commands::user::UserCommand;
 use config::{GlobalArgs, SettingsArgs};
@@ -46,6 +47,8 @@ enum Command {
     Token(TokenCommand),
     /// Read the audit trail
     Audit(AuditCommand),
+    /// Change how the running server behaves, without a restart
+    Setting(SettingCommand),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +92,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
             Command::Client(command) => command.run(&config).await,
             Command::Token(command) => command.run(&config).await,
             Command::Audit(command) => command.run(&config).await,
+            Command::Setting(command) => command.run(&config).await,
         }
     })
 }

@@ -7,7 +7,9 @@
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{self, Write};
-use tessera_core::{AuditEvent, Binding, Client, Token, TokenStatus, User};
+use tessera_core::{
+    AuditEvent, BehaviorSetting, Binding, Client, Permission, Token, TokenStatus, User,
+};
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use uuid::Uuid;
@@ -155,6 +157,11 @@ pub struct UserView {
     pub role: &'static str,
     pub enabled: bool,
     pub permissions: Vec<&'static str>,
+    /// Whether the user signs in with a one-time code besides the password.
+    pub totp_enabled: bool,
+    /// ExtraView's "bypass 2FA for the API" as the user chose it; it counts only with the
+    /// USER.EXCLUDE_2FA permission, which `permissions` (or the role) says.
+    pub api_2fa_bypass: bool,
     pub created_at: String,
     /// Only when the command generated the password, which is then shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +178,8 @@ impl From<&User> for UserView {
             role: user.role.as_str(),
             enabled: user.enabled,
             permissions: user.permissions.iter().map(|p| p.as_str()).collect(),
+            totp_enabled: user.totp_enabled,
+            api_2fa_bypass: user.api_2fa_bypass,
             created_at: rfc3339(user.created_at),
             password: None,
         }
@@ -212,9 +221,24 @@ pub fn user_fields(out: &mut impl Write, user: &User) -> io::Result<()> {
             ("role", user.role.to_string()),
             ("enabled", yes_no(user.enabled)),
             ("permissions", permissions(user)),
+            ("two-factor", yes_no(user.totp_enabled)),
+            ("api 2fa bypass", api_2fa_bypass(user)),
             ("created", human_time(user.created_at)),
         ],
     )
+}
+
+/// The bypass as chosen, and whether it counts: without USER.EXCLUDE_2FA it changes nothing,
+/// which a bare "yes" would hide.
+fn api_2fa_bypass(user: &User) -> String {
+    match (
+        user.api_2fa_bypass,
+        user.has_permission(Permission::Exclude2fa),
+    ) {
+        (false, _) => yes_no(false),
+        (true, true) => yes_no(true),
+        (true, false) => "yes (no effect without USER.EXCLUDE_2FA)".to_owned(),
+    }
 }
 
 fn permissions(user: &User) -> String {
@@ -411,6 +435,38 @@ pub fn token_fields(
             ("binding", binding(token)),
         ],
     )
+}
+
+// ----- behaviour settings -----
+
+/// What `setting list` prints when no run-time value is stored.
+const NOT_SET: &str = "(not set: the configured value applies)";
+
+#[derive(Debug, Serialize)]
+pub struct SettingView {
+    pub name: &'static str,
+    /// The run-time value, or `null` when the configured one applies.
+    pub value: Option<String>,
+}
+
+impl SettingView {
+    pub fn new(setting: BehaviorSetting, value: Option<String>) -> Self {
+        Self {
+            name: setting.as_str(),
+            value,
+        }
+    }
+}
+
+pub fn settings_table(out: &mut impl Write, settings: &[SettingView]) -> io::Result<()> {
+    let mut table = Table::new(&["NAME", "VALUE"]);
+    for setting in settings {
+        table.row(vec![
+            setting.name.to_owned(),
+            setting.value.clone().unwrap_or_else(|| NOT_SET.to_owned()),
+        ]);
+    }
+    table.write(out)
 }
 
 // ----- audit -----

@@ -280,6 +280,127 @@ fn the_last_enabled_super_admin_can_be_neither_disabled_nor_deleted() {
     assert_eq!(t.json(&["user", "disable", "Admin"])["enabled"], false);
 }
 
+// ----- two-factor sign-in -----
+
+#[test]
+fn totp_enable_shows_an_otpauth_uri_once_and_disable_turns_it_off() {
+    let t = Tessera::new();
+    t.add_user("bob", &[]);
+    assert_eq!(t.json(&["user", "show", "bob"])["totp_enabled"], false);
+
+    let stdout = t.ok(&["user", "totp", "enable", "bob"]);
+    let uris: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("otpauth://totp/"))
+        .collect();
+    assert_eq!(uris.len(), 1, "{stdout}");
+    assert!(uris[0].contains("secret="), "{stdout}");
+    assert!(uris[0].contains("issuer=tessera"), "{stdout}");
+    assert!(stdout.contains("authenticator app"), "{stdout}");
+    assert!(!t.ok(&["user", "show", "bob"]).contains(uris[0]));
+    assert_eq!(t.json(&["user", "show", "bob"])["totp_enabled"], true);
+    assert!(t
+        .ok(&["user", "show", "bob"])
+        .contains("two-factor      yes"));
+
+    let enrolment = t.json(&["user", "totp", "enable", "bob"]);
+    let uri = enrolment["otpauth_uri"].as_str().expect("an otpauth URI");
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert_ne!(uri, uris[0], "enabling again gives a new secret");
+    assert_eq!(enrolment["user"]["username"], "bob");
+    assert_eq!(enrolment["user"]["totp_enabled"], true);
+
+    let disabled = t.json(&["user", "totp", "disable", "bob"]);
+    assert_eq!(disabled["totp_enabled"], false);
+    assert_eq!(t.json(&["user", "show", "bob"])["totp_enabled"], false);
+    assert!(t
+        .ok(&["user", "totp", "disable", "bob"])
+        .contains("already off"));
+    assert!(t
+        .fails(&["user", "totp", "enable", "nobody"])
+        .contains("not found"));
+}
+
+#[test]
+fn the_api_2fa_bypass_is_turned_on_and_off() {
+    let t = Tessera::new();
+    let bob = t.add_user("bob", &["--permission", "USER.EXCLUDE_2FA"]);
+    assert_eq!(bob["api_2fa_bypass"], false);
+
+    assert_eq!(
+        t.json(&["user", "api-bypass", "on", "bob"])["api_2fa_bypass"],
+        true
+    );
+    assert_eq!(t.json(&["user", "show", "bob"])["api_2fa_bypass"], true);
+    assert_eq!(
+        t.json(&["user", "api-bypass", "off", "bob"])["api_2fa_bypass"],
+        false
+    );
+    assert_eq!(t.json(&["user", "show", "bob"])["api_2fa_bypass"], false);
+
+    // Without USER.EXCLUDE_2FA the choice is kept but changes nothing, and the operator is told.
+    t.add_user("carol", &[]);
+    let output = t.run(&["user", "api-bypass", "on", "carol", "--json"]);
+    let stdout = succeeded(&["user", "api-bypass"], output.clone());
+    assert_eq!(parse_json(&stdout)["api_2fa_bypass"], true);
+    assert!(text(&output.stderr).contains("USER.EXCLUDE_2FA"));
+    assert!(t
+        .ok(&["user", "show", "carol"])
+        .contains("no effect without USER.EXCLUDE_2FA"));
+
+    let output = t.run(&["user", "api-bypass", "maybe", "bob"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+// ----- behaviour settings -----
+
+#[test]
+fn a_behaviour_setting_is_set_listed_and_unset() {
+    let t = Tessera::new();
+    let unset = serde_json::json!([{"name": "OAUTH2_TOKEN_LIFETIME_SECONDS", "value": null}]);
+    assert_eq!(t.json(&["setting", "list"]), unset);
+    assert!(t
+        .ok(&["setting", "list"])
+        .contains("(not set: the configured value applies)"));
+
+    let set = t.json(&["setting", "set", "OAUTH2_TOKEN_LIFETIME_SECONDS", "600"]);
+    assert_eq!(
+        set,
+        serde_json::json!({"name": "OAUTH2_TOKEN_LIFETIME_SECONDS", "value": "600"})
+    );
+    assert_eq!(
+        t.json(&["setting", "list"]),
+        serde_json::json!([{"name": "OAUTH2_TOKEN_LIFETIME_SECONDS", "value": "600"}])
+    );
+    let table = t.ok(&["setting", "list"]);
+    assert!(
+        table.contains("OAUTH2_TOKEN_LIFETIME_SECONDS  600"),
+        "{table}"
+    );
+
+    let error = t.fails(&["setting", "set", "OAUTH2_TOKEN_LIFETIME_SECONDS", "0"]);
+    assert!(error.contains("OAUTH2_TOKEN_LIFETIME_SECONDS"), "{error}");
+    assert_eq!(error.lines().count(), 1, "one line: {error}");
+    let error = t.fails(&["setting", "set", "TOKEN_LIFETIME", "600"]);
+    assert!(error.contains("\"TOKEN_LIFETIME\""), "{error}");
+    assert!(error.contains("OAUTH2_TOKEN_LIFETIME_SECONDS"), "{error}");
+    t.fails(&["setting", "unset", "TOKEN_LIFETIME"]);
+    assert_eq!(
+        t.json(&["setting", "list"])[0]["value"],
+        "600",
+        "a refused change leaves the value"
+    );
+
+    let unset_one = t.json(&["setting", "unset", "OAUTH2_TOKEN_LIFETIME_SECONDS"]);
+    assert_eq!(unset_one["value"], Value::Null);
+    assert_eq!(t.json(&["setting", "list"]), unset);
+
+    let changes = t.json(&["audit", "list", "--kind", "setting.changed"]);
+    assert_eq!(changes.as_array().map(Vec::len), Some(2));
+    assert_eq!(changes[0]["door"], "cli");
+}
+
 // ----- clients -----
 
 #[test]
@@ -514,6 +635,13 @@ fn bad_input_is_refused_without_a_panic() {
         &["serve", "--listen", "not an address"],
         &["serve", "--access-token-lifetime", "0"],
         &["serve", "--log-format", "xml"],
+        &["serve", "--extraview-xml", "strict"],
+        &["serve", "--extraview-time-zone", "+25:00"],
+        &["serve", "--oauth2-token-lifetime-seconds", "0"],
+        &["user", "totp", "enable", "nobody"],
+        &["user", "api-bypass", "on", "nobody"],
+        &["setting", "set", "NOPE", "1"],
+        &["setting", "set", "OAUTH2_TOKEN_LIFETIME_SECONDS", "soon"],
         &["frobnicate"],
     ];
     for args in refused {
@@ -559,6 +687,9 @@ fn serve_help_documents_every_setting_with_its_variable_and_default() {
         "TESSERA_LAST_ACCESS_FLUSH_SECONDS",
         "TESSERA_LOG_LEVEL",
         "TESSERA_LOG_FORMAT",
+        "TESSERA_OAUTH2_TOKEN_LIFETIME_SECONDS",
+        "TESSERA_EXTRAVIEW_XML",
+        "TESSERA_EXTRAVIEW_TIME_ZONE",
         "TESSERA_BOOTSTRAP_ADMIN_PASSWORD",
     ] {
         assert!(help.contains(variable), "{variable} is not in the help");
@@ -570,6 +701,8 @@ fn serve_help_documents_every_setting_with_its_variable_and_default() {
         "2592000",
         "19456",
         "65536",
+        "well-formed",
+        "+00:00",
     ] {
         assert!(
             help.contains(default),
@@ -637,6 +770,11 @@ fn an_invalid_config_file_is_refused_naming_the_key_and_the_file() {
             "TESSERA_BOOTSTRAP_ADMIN_PASSWORD",
         ),
         ("request_timeout_seconds = 0\n", "request_timeout_seconds"),
+        ("extraview.time_zone = \"CET\"\n", "extraview.time_zone"),
+        (
+            "extraview_xml = \"legacy\"\nextraview.xml = \"legacy\"\n",
+            "extraview.xml",
+        ),
         ("not toml at all", "bad.toml"),
     ];
     let config = t.path().join("bad.toml");
@@ -662,6 +800,16 @@ fn an_invalid_environment_variable_is_named() {
         .expect("tessera runs");
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("TESSERA_REFRESH_TOKEN_LIFETIME"));
+
+    let output = t
+        .command(&["user", "list"])
+        .env("TESSERA_EXTRAVIEW_TIME_ZONE", "Europe/Paris")
+        .output()
+        .expect("tessera runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("TESSERA_EXTRAVIEW_TIME_ZONE"), "{stderr}");
+    assert!(stderr.contains("Europe/Paris"), "{stderr}");
 }
 
 // ----- serve -----

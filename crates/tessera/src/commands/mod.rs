@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod client;
 pub mod serve;
+pub mod setting;
 pub mod token;
 pub mod user;
 

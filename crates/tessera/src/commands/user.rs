@@ -1,7 +1,9 @@
-//! `tessera user`: create, list, show, re-password, enable, disable and delete users.
+//! `tessera user`: create, list, show, re-password, enable, disable and delete users, and set
+//! up their two-factor sign-in.
 //!
 //! A password never comes from an argument, which any user of the machine could read in the
 //! process list: it is read from stdin with `--password-stdin`, or generated and shown once.
+//! A TOTP secret is likewise generated here and shown once, inside its `otpauth://` URI.
 
 use super::{
     cli_origin, find_user, one_of, open_authority, password_from_stdin, plain_text, Announce,
@@ -9,7 +11,8 @@ use super::{
 use crate::config::Config;
 use crate::output::{self, UserView};
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
 use std::io::Write as _;
 use tessera_core::{Authority, Password, Permission, Role, User, Username};
 
@@ -45,6 +48,41 @@ enum UserAction {
     Enable(UserRef),
     /// Delete a user and every token they hold
     Delete(UserRef),
+    /// Turn two-factor sign-in (a one-time code from an authenticator app) on or off
+    Totp {
+        #[command(subcommand)]
+        action: TotpAction,
+    },
+    /// Let the API take a user's password alone, without a one-time code (ExtraView's
+    /// "bypass 2FA for the API")
+    #[command(
+        long_about = "Let the API take a user's password alone, without a one-time code \
+        (ExtraView's \"bypass 2FA for the API\").\n\nIt only counts for users with the \
+        USER.EXCLUDE_2FA permission, given with `user add --permission USER.EXCLUDE_2FA`; super \
+        admins have it through their role."
+    )]
+    ApiBypass {
+        /// Whether the password alone is enough for the API
+        #[arg(value_enum, value_name = "on|off")]
+        state: OnOff,
+        #[command(flatten)]
+        user: UserRef,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TotpAction {
+    /// Give a user a new TOTP secret and show it once as an otpauth:// URI; enabling again
+    /// replaces the secret
+    Enable(UserRef),
+    /// Let a user sign in with the password alone again
+    Disable(UserRef),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +146,15 @@ impl UserCommand {
                 set_enabled(&authority, &reference.user, true, json).await
             }
             UserAction::Delete(reference) => delete(&authority, &reference.user, json).await,
+            UserAction::Totp {
+                action: TotpAction::Enable(reference),
+            } => enable_totp(&authority, &reference.user, json).await,
+            UserAction::Totp {
+                action: TotpAction::Disable(reference),
+            } => disable_totp(&authority, &reference.user, json).await,
+            UserAction::ApiBypass { state, user } => {
+                set_api_bypass(&authority, &user.user, state == OnOff::On, json).await
+            }
         }
     }
 }
@@ -216,6 +263,113 @@ async fn delete(authority: &Authority, reference: &str, json: bool) -> anyhow::R
     writeln!(
         std::io::stdout().lock(),
         "Deleted user {:?} and all their tokens.",
+        user.username
+    )?;
+    Ok(())
+}
+
+/// What `user totp enable --json` prints: the user, and the URI holding their new secret.
+#[derive(Debug, Serialize)]
+struct TotpEnrolment {
+    user: UserView,
+    otpauth_uri: String,
+}
+
+async fn enable_totp(authority: &Authority, reference: &str, json: bool) -> anyhow::Result<()> {
+    let before = find_user(authority, reference).await?;
+    let uri = authority
+        .enable_totp(before.id, &cli_origin())
+        .await
+        .with_context(|| format!("cannot enable two-factor sign-in for {:?}", before.username))?;
+    let user = authority.user(before.id).await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let enrolment = TotpEnrolment {
+            user: UserView::from(&user),
+            otpauth_uri: uri,
+        };
+        return output::json(&mut out, &enrolment);
+    }
+    if before.totp_enabled {
+        writeln!(
+            out,
+            "Replaced the two-factor secret of user {:?}: the old authenticator entry no longer works.",
+            user.username
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Enabled two-factor sign-in for user {:?}: they now sign in with their password and a one-time code.",
+            user.username
+        )?;
+    }
+    output::secret(
+        &mut out,
+        "Its otpauth URI, to add to an authenticator app (as text or a QR code)",
+        &uri,
+    )?;
+    Ok(())
+}
+
+async fn disable_totp(authority: &Authority, reference: &str, json: bool) -> anyhow::Result<()> {
+    let user = find_user(authority, reference).await?;
+    // Turning off what is off would only add a misleading line to the audit trail.
+    let changed = user.totp_enabled;
+    if changed {
+        authority
+            .disable_totp(user.id, &cli_origin())
+            .await
+            .with_context(|| {
+                format!("cannot disable two-factor sign-in for {:?}", user.username)
+            })?;
+    }
+    let user = authority.user(user.id).await?;
+    if json {
+        return show(&user, true);
+    }
+    let message = if changed {
+        "Disabled two-factor sign-in for user"
+    } else {
+        "Two-factor sign-in was already off for user"
+    };
+    writeln!(std::io::stdout().lock(), "{message} {:?}.", user.username)?;
+    Ok(())
+}
+
+async fn set_api_bypass(
+    authority: &Authority,
+    reference: &str,
+    on: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let user = find_user(authority, reference).await?;
+    let changed = user.api_2fa_bypass != on;
+    if changed {
+        authority
+            .set_api_2fa_bypass(user.id, on, &cli_origin())
+            .await
+            .with_context(|| format!("cannot change user {:?}", user.username))?;
+    }
+    let user = authority.user(user.id).await?;
+    if on && !user.has_permission(Permission::Exclude2fa) {
+        // On stderr, so that it is seen with --json too without spoiling the JSON.
+        eprintln!(
+            "note: the bypass has no effect while {:?} lacks the USER.EXCLUDE_2FA permission",
+            user.username
+        );
+    }
+    if json {
+        return show(&user, true);
+    }
+    let state = if on { "on" } else { "off" };
+    let message = if changed {
+        format!("Turned the API two-factor bypass {state}")
+    } else {
+        format!("The API two-factor bypass was already {state}")
+    };
+    writeln!(
+        std::io::stdout().lock(),
+        "{message} for user {:?}.",
         user.username
     )?;
     Ok(())
