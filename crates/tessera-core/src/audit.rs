@@ -13,6 +13,7 @@ pub enum AuditKind {
     TokenIssued,
     TokenRefused,
     TokenRevoked,
+    TokenChanged,
     RefreshReused,
     LoginFailed,
     UserCreated,
@@ -24,10 +25,11 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 11] = [
+    pub const ALL: [AuditKind; 12] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
+        AuditKind::TokenChanged,
         AuditKind::RefreshReused,
         AuditKind::LoginFailed,
         AuditKind::UserCreated,
@@ -43,6 +45,7 @@ impl AuditKind {
             AuditKind::TokenIssued => "token.issued",
             AuditKind::TokenRefused => "token.refused",
             AuditKind::TokenRevoked => "token.revoked",
+            AuditKind::TokenChanged => "token.changed",
             AuditKind::RefreshReused => "token.refresh_reused",
             AuditKind::LoginFailed => "login.failed",
             AuditKind::UserCreated => "user.created",

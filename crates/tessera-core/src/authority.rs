@@ -2,9 +2,14 @@
 //! refreshes and revokes tokens, and writes the audit trail. It owns no HTTP and no SQL: it is
 //! given a [`Store`] and a [`Clock`].
 
+mod api_tokens;
+mod sessions;
+
+pub use api_tokens::{NewApiToken, MAX_NAME_CHARS};
+
 use crate::audit::{AuditEvent, AuditKind, AuditQuery, NewAuditEvent};
 use crate::behavior::BehaviorSetting;
-use crate::cache::TokenCache;
+use crate::cache::{unix_millis, TokenCache};
 use crate::client::{Client, GrantType, NewClient};
 use crate::clock::Clock;
 use crate::error::{CoreError, Refusal};
@@ -74,6 +79,8 @@ pub struct IssueRequest {
     pub binding: Binding,
     pub format: SecretFormat,
     pub family: Option<Uuid>,
+    /// Ends the token when it goes unused this long (seconds): Zabbix's session auto-logout.
+    pub idle_timeout: Option<i64>,
 }
 
 /// A stored token and its secret, which the caller shows once and forgets.
@@ -655,6 +662,7 @@ impl Authority {
                 creator_id: origin.actor_user_id.or(request.user_id),
                 binding: request.binding,
                 family: request.family,
+                idle_timeout: request.idle_timeout,
             })
             .await?;
         self.record(AuditKind::TokenIssued, origin, |e| {
@@ -688,6 +696,7 @@ impl Authority {
             binding,
             format,
             family: None,
+            idle_timeout: None,
         };
         self.issue(request, origin).await
     }
@@ -770,6 +779,7 @@ impl Authority {
             binding: Binding::None,
             format: SecretFormat::Tessera,
             family: Some(family),
+            idle_timeout: None,
         }
     }
 
@@ -951,8 +961,11 @@ impl Authority {
             }
         };
         let token = &entry.token;
+        let idle = token
+            .idle_timeout
+            .is_some_and(|seconds| unix_millis(now) - entry.last_used() > seconds * 1000);
         let refusal = match token.status {
-            TokenStatus::Active if token.is_expired_at(now) => Some(Refusal::Expired),
+            TokenStatus::Active if token.is_expired_at(now) || idle => Some(Refusal::Expired),
             TokenStatus::Active => None,
             TokenStatus::Disabled => Some(Refusal::Disabled),
             TokenStatus::Revoked | TokenStatus::Rotated => Some(Refusal::Revoked),
@@ -974,6 +987,7 @@ impl Authority {
             return Err(self.refuse(Some(token), refusal, origin).await);
         }
         self.inner.last_access.note(token.id, now);
+        entry.mark_used(now);
         Ok(Verified {
             token: entry.token.clone(),
             user: entry.user.clone(),

@@ -8,14 +8,33 @@ use crate::secret::SecretHash;
 use crate::token::Token;
 use crate::user::User;
 use quick_cache::sync::Cache;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 
 #[derive(Clone)]
 pub(crate) struct CachedCheck {
     pub token: Arc<Token>,
     pub user: Option<Arc<User>>,
     loaded_at: Instant,
+    /// When the token was last used, as far as this node knows (Unix milliseconds): the stored
+    /// `last_access`, moved forward by every check here. Idle sessions end by it.
+    last_used: Arc<AtomicI64>,
+}
+
+impl CachedCheck {
+    pub fn last_used(&self) -> i64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    pub fn mark_used(&self, at: OffsetDateTime) {
+        self.last_used.fetch_max(unix_millis(at), Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn unix_millis(at: OffsetDateTime) -> i64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 pub(crate) struct TokenCache {
@@ -42,7 +61,12 @@ impl TokenCache {
     }
 
     pub fn insert(&self, token: Arc<Token>, user: Option<Arc<User>>) -> CachedCheck {
+        let last_used = token
+            .last_access
+            .unwrap_or(token.created_at)
+            .max(token.created_at);
         let entry = CachedCheck {
+            last_used: Arc::new(AtomicI64::new(unix_millis(last_used))),
             token,
             user,
             loaded_at: Instant::now(),

@@ -19,11 +19,14 @@ pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod token;
+pub mod token_search;
 pub mod totp;
 pub mod user;
 
 pub use audit::{AuditEvent, AuditKind, AuditQuery, NewAuditEvent};
-pub use authority::{Authority, Bootstrap, IssueRequest, IssuedToken, Origin, TokenPair, Verified};
+pub use authority::{
+    Authority, Bootstrap, IssueRequest, IssuedToken, NewApiToken, Origin, TokenPair, Verified,
+};
 pub use behavior::BehaviorSetting;
 pub use client::{Client, ClientId, GrantType, NewClient};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -33,5 +36,6 @@ pub use scope::Scope;
 pub use secret::{SecretFormat, SecretHash, TokenSecret};
 pub use settings::{Argon2Settings, Lifetime, Settings};
 pub use store::{Store, StoreError};
-pub use token::{Binding, Door, NewToken, Token, TokenKind, TokenQuery, TokenStatus};
+pub use token::{Binding, Door, NewToken, Token, TokenChanges, TokenKind, TokenQuery, TokenStatus};
+pub use token_search::{FieldValue, SearchMode, SortOrder, TokenField, TokenSearch};
 pub use user::{NewUser, Permission, Role, User, Username};

@@ -25,8 +25,11 @@ pub enum SecretFormat {
     Tessera,
     /// 32 bytes as unpadded base64url, 43 characters (ExtraView, OWIN).
     Base64Url,
-    /// 32 bytes as 64 lowercase hex digits (Zabbix).
+    /// 32 bytes as 64 lowercase hex digits (Zabbix API tokens).
     Hex,
+    /// 16 bytes as 32 lowercase hex digits: Zabbix session ids have that shape. 128 bits is
+    /// beyond guessing; sessions also end when idle.
+    Hex128,
 }
 
 /// A secret in clear text. It exists only between its generation and the response that shows
@@ -51,10 +54,8 @@ impl TokenSecret {
                 let bytes = random_bytes();
                 Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
             }
-            SecretFormat::Hex => {
-                let bytes = random_bytes();
-                Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
-            }
+            SecretFormat::Hex => Self(hex(&random_bytes())),
+            SecretFormat::Hex128 => Self(hex(&random_bytes()[..16])),
         }
     }
 
@@ -90,6 +91,10 @@ impl fmt::Debug for TokenSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenSecret(<redacted>)")
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn random_bytes() -> [u8; 32] {
@@ -175,6 +180,9 @@ mod tests {
             .expose()
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let session = TokenSecret::generate(SecretFormat::Hex128);
+        assert_eq!(session.expose().len(), 32);
+        assert!(session.expose().bytes().all(|b| b.is_ascii_hexdigit()));
         let hex = TokenSecret::generate(SecretFormat::Hex);
         assert_eq!(hex.expose().len(), 64);
         assert!(hex.expose().bytes().all(|b| b.is_ascii_hexdigit()));

@@ -4,8 +4,9 @@
 use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::client::Client;
 use crate::secret::SecretHash;
-use crate::token::{Door, NewToken, Token, TokenQuery, TokenStatus};
-use crate::user::{NewUser, User};
+use crate::token::{Door, NewToken, Token, TokenChanges, TokenQuery, TokenStatus};
+use crate::token_search::TokenSearch;
+use crate::user::{NewUser, Role, User};
 use async_trait::async_trait;
 use thiserror::Error;
 use time::OffsetDateTime;
@@ -41,6 +42,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<bool>;
     async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool>;
+    /// Changes a user's display name and role; answers whether the user exists.
+    async fn update_user(&self, user_id: i64, display_name: &str, role: Role) -> StoreResult<bool>;
     /// Sets or clears a user's TOTP secret; a new secret starts with no step used.
     async fn set_totp_secret(&self, user_id: i64, secret: Option<&str>) -> StoreResult<bool>;
     async fn totp_secret(&self, user_id: i64) -> StoreResult<Option<String>>;
@@ -70,6 +73,20 @@ pub trait Store: Send + Sync + 'static {
         from: TokenStatus,
         to: TokenStatus,
     ) -> StoreResult<bool>;
+    /// Tokens matching a search, sorted and limited as it says.
+    async fn search_tokens(&self, search: &TokenSearch) -> StoreResult<Vec<Token>>;
+    /// How many tokens match a search (its limit is ignored).
+    async fn count_tokens(&self, search: &TokenSearch) -> StoreResult<u64>;
+    /// Applies changes to a token; answers whether it exists.
+    async fn update_token(&self, id: i64, changes: &TokenChanges) -> StoreResult<bool>;
+    /// Gives a token a new secret; returns the old hash, for the caches to forget.
+    async fn replace_token_hash(
+        &self,
+        id: i64,
+        hash: &SecretHash,
+    ) -> StoreResult<Option<SecretHash>>;
+    /// Deletes tokens; returns the ids and hashes deleted.
+    async fn delete_tokens(&self, ids: &[i64]) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Revokes every token of a family that is not revoked yet (rotated ones included);
     /// returns the ids and hashes revoked.
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;

@@ -114,6 +114,8 @@ pub struct Token {
     /// Refresh tokens and the access tokens issued with them share a family, so that the reuse
     /// of a rotated refresh token can revoke all of them.
     pub family: Option<Uuid>,
+    /// A session that ends when unused this long (Zabbix's auto-logout), in seconds.
+    pub idle_timeout: Option<i64>,
 }
 
 impl Token {
@@ -138,6 +140,23 @@ pub struct NewToken {
     pub creator_id: Option<i64>,
     pub binding: Binding,
     pub family: Option<Uuid>,
+    pub idle_timeout: Option<i64>,
+}
+
+/// What may change in a token after it is issued; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<TokenStatus>,
+    /// `Some(None)`: never expires.
+    pub expires_at: Option<Option<OffsetDateTime>>,
+}
+
+impl TokenChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Which tokens to list. Empty fields match everything.

@@ -9,8 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, AuditQuery, Binding, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser,
-    Permission, Scope, SecretHash, Store, StoreError, Token, TokenQuery, TokenStatus, User,
+    AuditEvent, AuditQuery, Binding, Client, Door, FieldValue, GrantType, NewAuditEvent, NewToken,
+    NewUser, Permission, Role, Scope, SearchMode, SecretHash, SortOrder, Store, StoreError, Token,
+    TokenChanges, TokenField, TokenQuery, TokenSearch, TokenStatus, User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -187,6 +188,7 @@ fn token_from_row(row: &SqliteRow) -> StoreResult<Token> {
                 Uuid::parse_str(&f).map_err(|e| StoreError::Corrupt(format!("token family: {e}")))
             })
             .transpose()?,
+        idle_timeout: get(row, "idle_timeout")?,
     })
 }
 
@@ -209,6 +211,145 @@ fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
             detail: get(row, "detail")?,
         },
     })
+}
+
+/// The column (or expression) a token field is stored in. Times are milliseconds; a missing
+/// one sorts as 0, as Zabbix shows it.
+fn sort_expression(field: TokenField) -> &'static str {
+    match field {
+        TokenField::Id => "id",
+        TokenField::Name => "name",
+        TokenField::Description => "description",
+        TokenField::UserId => "user_id",
+        TokenField::LastAccess => "COALESCE(last_access, 0)",
+        TokenField::Status => "status",
+        TokenField::ExpiresAt => "COALESCE(expires_at, 0)",
+        TokenField::CreatedAt => "created_at",
+        TokenField::CreatorId => "creator_id",
+    }
+}
+
+fn column(field: TokenField) -> &'static str {
+    match field {
+        TokenField::LastAccess => "last_access",
+        TokenField::ExpiresAt => "expires_at",
+        other => sort_expression(other),
+    }
+}
+
+/// The WHERE clause of a token search.
+fn push_search(sql: &mut QueryBuilder<'_, Sqlite>, search: &TokenSearch) {
+    sql.push("1 = 1");
+    if let Some(kind) = search.kind {
+        sql.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if !search.statuses.is_empty() {
+        sql.push(" AND status IN (");
+        let mut list = sql.separated(", ");
+        for status in &search.statuses {
+            list.push_bind(status.as_str());
+        }
+        sql.push(")");
+    }
+    for (column, ids) in [("id", &search.ids), ("user_id", &search.user_ids)] {
+        if let Some(ids) = ids {
+            sql.push(format!(" AND {column} IN (NULL"));
+            for id in ids {
+                sql.push(", ").push_bind(*id);
+            }
+            sql.push(")");
+        }
+    }
+    if let Some(hash) = &search.hash {
+        sql.push(" AND hash = ").push_bind(hash.0.to_vec());
+    }
+    if let Some(at) = search.valid_at {
+        sql.push(" AND (expires_at IS NULL OR expires_at > ")
+            .push_bind(millis(at))
+            .push(")");
+    }
+    if let Some(at) = search.expired_at {
+        sql.push(" AND expires_at <= ").push_bind(millis(at));
+    }
+    for (field, values) in &search.filter {
+        sql.push(" AND (0 = 1");
+        for value in values {
+            sql.push(" OR ");
+            push_equals(sql, *field, value);
+        }
+        sql.push(")");
+    }
+    if !search.search.is_empty() {
+        let mode = search.search_mode;
+        let joiner = if mode.any_field { " OR " } else { " AND " };
+        sql.push(if mode.exclude { " AND NOT (" } else { " AND (" });
+        for (i, (field, terms)) in search.search.iter().enumerate() {
+            if i > 0 {
+                sql.push(joiner);
+            }
+            sql.push("(0 = 1");
+            for term in terms {
+                sql.push(format!(" OR LOWER({}) LIKE ", column(*field)))
+                    .push_bind(like_pattern(term, mode))
+                    .push(" ESCAPE '\\'");
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+}
+
+/// `field = value`, with times compared by their Unix second and 0 meaning "none".
+fn push_equals(sql: &mut QueryBuilder<'_, Sqlite>, field: TokenField, value: &FieldValue) {
+    let time = matches!(
+        field,
+        TokenField::LastAccess | TokenField::ExpiresAt | TokenField::CreatedAt
+    );
+    match value {
+        FieldValue::Integer(0) if time => {
+            sql.push(format!("{} IS NULL", column(field)));
+        }
+        FieldValue::Integer(seconds) if time => {
+            let start = seconds.saturating_mul(1000);
+            sql.push(format!("({} >= ", column(field)))
+                .push_bind(start)
+                .push(format!(" AND {} < ", column(field)))
+                .push_bind(start.saturating_add(1000))
+                .push(")");
+        }
+        FieldValue::Integer(number) => {
+            sql.push(format!("{} = ", column(field))).push_bind(*number);
+        }
+        FieldValue::Text(text) => {
+            sql.push(format!("{} = ", column(field)))
+                .push_bind(text.clone());
+        }
+        FieldValue::Status(status) => {
+            sql.push("status = ").push_bind(status.as_str());
+        }
+    }
+}
+
+/// A LIKE pattern for a search term: `%`, `_` and `\` in the term are literal; with wildcards,
+/// `*` matches anything and the term must match the whole field; otherwise the term may occur
+/// anywhere, or at the start.
+fn like_pattern(term: &str, mode: SearchMode) -> String {
+    let mut escaped = String::with_capacity(term.len() + 2);
+    for c in term.to_lowercase().chars() {
+        match c {
+            '%' | '_' | '\\' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            '*' if mode.wildcards => escaped.push('%'),
+            c => escaped.push(c),
+        }
+    }
+    match (mode.wildcards, mode.at_start) {
+        (true, _) => escaped,
+        (false, true) => format!("{escaped}%"),
+        (false, false) => format!("%{escaped}%"),
+    }
 }
 
 fn join<T: Copy>(items: &[T], as_str: impl Fn(T) -> &'static str) -> String {
@@ -355,6 +496,17 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn update_user(&self, user_id: i64, display_name: &str, role: Role) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET display_name = ?, role = ? WHERE id = ?")
+            .bind(display_name)
+            .bind(role.as_str())
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn delete_user(&self, user_id: i64) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(user_id)
@@ -418,8 +570,9 @@ impl Store for SqliteStore {
         };
         let row = sqlx::query(
             "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, status,
-                                 created_at, expires_at, creator_id, binding_kind, binding_value, family)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?) RETURNING *",
+                                 created_at, expires_at, creator_id, binding_kind, binding_value, family,
+                                 idle_timeout)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(token.hash.0.as_slice())
         .bind(token.kind.as_str())
@@ -435,6 +588,7 @@ impl Store for SqliteStore {
         .bind(binding_kind)
         .bind(binding_value)
         .bind(token.family.map(|f| f.to_string()))
+        .bind(token.idle_timeout)
         .fetch_one(&self.pool)
         .await
         .map_err(unavailable)?;
@@ -488,6 +642,107 @@ impl Store for SqliteStore {
             .map_err(unavailable)?
             .iter()
             .map(token_from_row)
+            .collect()
+    }
+
+    async fn search_tokens(&self, search: &TokenSearch) -> StoreResult<Vec<Token>> {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM tokens WHERE ");
+        push_search(&mut sql, search);
+        sql.push(" ORDER BY ");
+        for (field, order) in &search.sort {
+            let direction = match order {
+                SortOrder::Ascending => "ASC",
+                SortOrder::Descending => "DESC",
+            };
+            sql.push(sort_expression(*field))
+                .push(" ")
+                .push(direction)
+                .push(", ");
+        }
+        sql.push("id ASC");
+        if let Some(limit) = search.limit {
+            sql.push(" LIMIT ").push_bind(i64::from(limit));
+        }
+        sql.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn count_tokens(&self, search: &TokenSearch) -> StoreResult<u64> {
+        let mut sql = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens WHERE ");
+        push_search(&mut sql, search);
+        let count: i64 = sql
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(count as u64)
+    }
+
+    async fn update_token(&self, id: i64, changes: &TokenChanges) -> StoreResult<bool> {
+        let mut sql = QueryBuilder::<Sqlite>::new("UPDATE tokens SET id = id");
+        if let Some(name) = &changes.name {
+            sql.push(", name = ").push_bind(name.clone());
+        }
+        if let Some(description) = &changes.description {
+            sql.push(", description = ").push_bind(description.clone());
+        }
+        if let Some(status) = changes.status {
+            sql.push(", status = ").push_bind(status.as_str());
+        }
+        if let Some(expires_at) = changes.expires_at {
+            sql.push(", expires_at = ")
+                .push_bind(expires_at.map(millis));
+        }
+        sql.push(" WHERE id = ").push_bind(id);
+        let done = sql.build().execute(&self.pool).await.map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replace_token_hash(
+        &self,
+        id: i64,
+        hash: &SecretHash,
+    ) -> StoreResult<Option<SecretHash>> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let old: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM tokens WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let Some(old) = old else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE tokens SET hash = ? WHERE id = ?")
+            .bind(hash.0.as_slice())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(hash_from_blob(old)?))
+    }
+
+    async fn delete_tokens(&self, ids: &[i64]) -> StoreResult<Vec<(i64, SecretHash)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = QueryBuilder::<Sqlite>::new("DELETE FROM tokens WHERE id IN (");
+        let mut list = sql.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        sql.push(") RETURNING id, hash");
+        sql.build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(|row| Ok((get(row, "id")?, hash_from_blob(get(row, "hash")?)?)))
             .collect()
     }
 

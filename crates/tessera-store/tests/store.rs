@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 use tessera_core::{
-    AuditKind, AuditQuery, Binding, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser,
-    Permission, Role, Scope, SecretHash, Store, StoreError, TokenKind, TokenQuery, TokenStatus,
-    Username,
+    AuditKind, AuditQuery, Binding, Client, Door, FieldValue, GrantType, NewAuditEvent, NewToken,
+    NewUser, Permission, Role, Scope, SecretHash, SortOrder, Store, StoreError, TokenChanges,
+    TokenField, TokenKind, TokenQuery, TokenSearch, TokenStatus, Username,
 };
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
@@ -52,6 +52,7 @@ fn new_token(user_id: Option<i64>, secret: &str, family: Option<Uuid>) -> NewTok
         creator_id: user_id,
         binding: Binding::Ip("127.0.0.2".parse().unwrap()),
         family,
+        idle_timeout: None,
     }
 }
 
@@ -389,6 +390,178 @@ async fn audit_events_are_listed_newest_first_and_filtered(store: &dyn Store) {
     assert_eq!(failed.len(), 1);
 }
 
+async fn api_token(
+    store: &dyn Store,
+    user_id: i64,
+    name: &str,
+    description: &str,
+) -> tessera_core::Token {
+    let mut token = new_token(Some(user_id), &format!("secret of {name}"), None);
+    token.kind = TokenKind::Api;
+    token.name = name.into();
+    token.description = description.into();
+    store.insert_token(&token).await.unwrap()
+}
+
+fn names(tokens: &[tessera_core::Token]) -> Vec<&str> {
+    tokens.iter().map(|t| t.name.as_str()).collect()
+}
+
+async fn token_search_filters_searches_sorts_and_limits(store: &dyn Store) {
+    let zoe = store
+        .insert_user(&new_user("zoe", Role::User))
+        .await
+        .unwrap();
+    let yan = store
+        .insert_user(&new_user("yan", Role::User))
+        .await
+        .unwrap();
+    api_token(store, zoe.id, "Backup job", "nightly").await;
+    api_token(store, zoe.id, "grafana", "dashboards 100%").await;
+    api_token(store, yan.id, "backup-old", "").await;
+    store
+        .insert_token(&new_token(Some(zoe.id), "a session", None))
+        .await
+        .unwrap();
+    let api = |f: &dyn Fn(&mut TokenSearch)| {
+        let mut search = TokenSearch {
+            kind: Some(TokenKind::Api),
+            ..TokenSearch::default()
+        };
+        f(&mut search);
+        search
+    };
+    let all = store.search_tokens(&api(&|_| {})).await.unwrap();
+    assert_eq!(names(&all), ["Backup job", "grafana", "backup-old"]);
+    let search = api(&|s| s.search = vec![(TokenField::Name, vec!["BACKUP".into()])]);
+    assert_eq!(
+        names(&store.search_tokens(&search).await.unwrap()),
+        ["Backup job", "backup-old"]
+    );
+    assert_eq!(store.count_tokens(&search).await.unwrap(), 2);
+    let start = api(&|s| {
+        s.search = vec![(TokenField::Name, vec!["ack".into()])];
+        s.search_mode.at_start = true;
+    });
+    assert!(store.search_tokens(&start).await.unwrap().is_empty());
+    let wildcard = api(&|s| {
+        s.search = vec![(TokenField::Name, vec!["b*old".into()])];
+        s.search_mode.wildcards = true;
+    });
+    assert_eq!(
+        names(&store.search_tokens(&wildcard).await.unwrap()),
+        ["backup-old"]
+    );
+    let percent = api(&|s| s.search = vec![(TokenField::Description, vec!["100%".into()])]);
+    assert_eq!(
+        names(&store.search_tokens(&percent).await.unwrap()),
+        ["grafana"]
+    );
+    let literal = api(&|s| s.search = vec![(TokenField::Description, vec!["1_0".into()])]);
+    assert!(
+        store.search_tokens(&literal).await.unwrap().is_empty(),
+        "_ is literal"
+    );
+    let excluded = api(&|s| {
+        s.search = vec![(TokenField::Name, vec!["backup".into()])];
+        s.search_mode.exclude = true;
+    });
+    assert_eq!(
+        names(&store.search_tokens(&excluded).await.unwrap()),
+        ["grafana"]
+    );
+    let any = api(&|s| {
+        s.search = vec![
+            (TokenField::Name, vec!["grafana".into()]),
+            (TokenField::Description, vec!["nightly".into()]),
+        ];
+        s.search_mode.any_field = true;
+    });
+    assert_eq!(
+        names(&store.search_tokens(&any).await.unwrap()),
+        ["Backup job", "grafana"]
+    );
+    let filtered = api(&|s| {
+        s.filter = vec![(
+            TokenField::Name,
+            vec![
+                FieldValue::Text("grafana".into()),
+                FieldValue::Text("backup-old".into()),
+            ],
+        )]
+    });
+    assert_eq!(
+        names(&store.search_tokens(&filtered).await.unwrap()),
+        ["grafana", "backup-old"]
+    );
+    let by_user = api(&|s| s.user_ids = Some(vec![yan.id]));
+    assert_eq!(
+        names(&store.search_tokens(&by_user).await.unwrap()),
+        ["backup-old"]
+    );
+    let nobody = api(&|s| s.user_ids = Some(vec![]));
+    assert!(store.search_tokens(&nobody).await.unwrap().is_empty());
+    let sorted = api(&|s| {
+        s.sort = vec![(TokenField::Name, SortOrder::Descending)];
+        s.limit = Some(2);
+    });
+    assert_eq!(
+        names(&store.search_tokens(&sorted).await.unwrap()),
+        ["grafana", "backup-old"]
+    );
+    let never_used =
+        api(&|s| s.filter = vec![(TokenField::LastAccess, vec![FieldValue::Integer(0)])]);
+    assert_eq!(store.count_tokens(&never_used).await.unwrap(), 3);
+}
+
+async fn api_tokens_change_take_new_secrets_and_are_deleted(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("xia", Role::User))
+        .await
+        .unwrap();
+    let token = api_token(store, user.id, "ci", "").await;
+    let changes = TokenChanges {
+        name: Some("ci-2".into()),
+        status: Some(TokenStatus::Disabled),
+        expires_at: Some(None),
+        ..TokenChanges::default()
+    };
+    assert!(store.update_token(token.id, &changes).await.unwrap());
+    let changed = store.token_by_id(token.id).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.name.as_str(), changed.status, changed.expires_at),
+        ("ci-2", TokenStatus::Disabled, None)
+    );
+    let fresh = SecretHash::of("fresh secret");
+    assert_eq!(
+        store.replace_token_hash(token.id, &fresh).await.unwrap(),
+        Some(token.hash)
+    );
+    assert_eq!(
+        store.token_by_hash(&fresh).await.unwrap().map(|t| t.id),
+        Some(token.id)
+    );
+    assert_eq!(store.token_by_hash(&token.hash).await.unwrap(), None);
+    assert_eq!(
+        store.replace_token_hash(999_999, &fresh).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.delete_tokens(&[token.id, 999_999]).await.unwrap(),
+        vec![(token.id, fresh)]
+    );
+    assert_eq!(store.token_by_id(token.id).await.unwrap(), None);
+    assert!(store
+        .update_user(user.id, "Xia X.", Role::Admin)
+        .await
+        .unwrap());
+    let user = store.user_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        (user.display_name.as_str(), user.role),
+        ("Xia X.", Role::Admin)
+    );
+}
+
 /// Runs each check on a fresh SQLite database.
 macro_rules! sqlite_suite {
     ($($check:ident),+ $(,)?) => {
@@ -416,6 +589,8 @@ sqlite_suite!(
     token_lists_filter_and_page,
     clients_round_trip_and_take_their_tokens_along,
     audit_events_are_listed_newest_first_and_filtered,
+    token_search_filters_searches_sorts_and_limits,
+    api_tokens_change_take_new_secrets_and_are_deleted,
 );
 
 #[tokio::test]

@@ -123,6 +123,7 @@ impl TokenCommand {
                 let issued = authority
                     .issue(
                         IssueRequest {
+                            idle_timeout: None,
                             kind: TokenKind::Api,
                             user_id: Some(user.id),
                             client_id: None,
