@@ -42,8 +42,15 @@ pub trait Store: Send + Sync + 'static {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<bool>;
     async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool>;
-    /// Changes a user's display name and role; answers whether the user exists.
-    async fn update_user(&self, user_id: i64, display_name: &str, role: Role) -> StoreResult<bool>;
+    /// Changes a user's name, display name and role; answers whether the user exists. A name
+    /// another user has (ignoring case) is a `Conflict`.
+    async fn update_user(
+        &self,
+        user_id: i64,
+        username: &str,
+        display_name: &str,
+        role: Role,
+    ) -> StoreResult<bool>;
     /// Sets or clears a user's TOTP secret; a new secret starts with no step used.
     async fn set_totp_secret(&self, user_id: i64, secret: Option<&str>) -> StoreResult<bool>;
     async fn totp_secret(&self, user_id: i64) -> StoreResult<Option<String>>;
@@ -80,10 +87,12 @@ pub trait Store: Send + Sync + 'static {
     /// Applies changes to a token; answers whether it exists.
     async fn update_token(&self, id: i64, changes: &TokenChanges) -> StoreResult<bool>;
     /// Gives a token a new secret; returns the old hash, for the caches to forget.
+    /// `creator_id` becomes the token's creator: whoever made the secret, as in Zabbix.
     async fn replace_token_hash(
         &self,
         id: i64,
         hash: &SecretHash,
+        creator_id: i64,
     ) -> StoreResult<Option<SecretHash>>;
     /// Deletes tokens; returns the ids and hashes deleted.
     async fn delete_tokens(&self, ids: &[i64]) -> StoreResult<Vec<(i64, SecretHash)>>;

@@ -47,7 +47,7 @@ pub enum SortOrder {
 /// How the terms of a text search are matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SearchMode {
-    /// Any field may match (OR) instead of every field (AND).
+    /// Any term may match (OR) instead of every term (AND).
     pub any_field: bool,
     /// The value must start the field, not just occur in it.
     pub at_start: bool,
@@ -71,7 +71,8 @@ pub struct TokenSearch {
     pub expired_at: Option<OffsetDateTime>,
     /// Every field must equal one of its values.
     pub filter: Vec<(TokenField, Vec<FieldValue>)>,
-    /// Text fields and the terms searched in them (several terms of one field: any matches).
+    /// Text fields and the terms searched in them: every term must match, or any one with
+    /// `search_mode.any_field` (Zabbix treats several terms of one field like several fields).
     pub search: Vec<(TokenField, Vec<String>)>,
     pub search_mode: SearchMode,
     /// Sort keys in order; ties are broken by id ascending.

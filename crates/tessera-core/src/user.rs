@@ -57,7 +57,8 @@ impl Role {
     /// What every user of this role may do, whatever their own permissions say.
     pub fn permissions(self) -> &'static [Permission] {
         match self {
-            Role::User => &[],
+            // As in Zabbix's default roles, everyone may manage their own API tokens.
+            Role::User => &[Permission::ManageApiTokens],
             Role::Admin => &[Permission::ManageApiTokens],
             Role::SuperAdmin => &[Permission::ManageApiTokens, Permission::Exclude2fa],
         }

@@ -11,4 +11,4 @@ mod responses;
 mod startup;
 mod state;
 
-pub use startup::{bind, ExtraViewConfig, ExtraViewXml, RunningServer, ServerConfig};
+pub use startup::{bind, ExtraViewConfig, ExtraViewXml, RunningServer, ServerConfig, ZabbixConfig};

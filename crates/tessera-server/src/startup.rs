@@ -27,6 +27,39 @@ pub struct ServerConfig {
     /// How often `last_access` times are written to the database.
     pub last_access_flush: Duration,
     pub extraview: ExtraViewConfig,
+    pub zabbix: ZabbixConfig,
+}
+
+/// How the Zabbix JSON-RPC door presents itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZabbixConfig {
+    /// What `apiinfo.version` reports; clients such as zabbix_utils pick their auth style by it
+    /// (`auth` in the body up to 6.2, `Authorization: Bearer` from 6.4).
+    pub version: String,
+    /// A `user.login` session ends after this long unused (Zabbix's auto-logout); `None`: never.
+    pub session_idle_timeout: Option<Duration>,
+}
+
+impl ZabbixConfig {
+    /// Whether the reported version reads `Authorization: Bearer` (Zabbix 6.4 and later).
+    pub fn reads_bearer(&self) -> bool {
+        let mut parts = self
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let major = parts.next().unwrap_or(0);
+        let minor = parts.next().unwrap_or(0);
+        (major, minor) >= (6, 4)
+    }
+}
+
+impl Default for ZabbixConfig {
+    fn default() -> Self {
+        Self {
+            version: "6.0.0".into(),
+            session_idle_timeout: Some(Duration::from_secs(15 * 60)),
+        }
+    }
 }
 
 /// How the ExtraView door writes its answers.
@@ -64,6 +97,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             last_access_flush: Duration::from_secs(5),
             extraview: ExtraViewConfig::default(),
+            zabbix: ZabbixConfig::default(),
         }
     }
 }
@@ -84,7 +118,12 @@ pub async fn bind(config: ServerConfig, authority: Authority) -> std::io::Result
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let state = AppState::new(authority.clone(), issuer, config.extraview);
+    let state = AppState::new(
+        authority.clone(),
+        issuer,
+        config.extraview,
+        config.zabbix.clone(),
+    );
     let app = router(state, &config);
     Ok(RunningServer {
         listener,

@@ -1,6 +1,6 @@
 //! What every handler gets: the authority and the server's own facts.
 
-use crate::startup::ExtraViewConfig;
+use crate::startup::{ExtraViewConfig, ZabbixConfig};
 use std::sync::Arc;
 use tessera_core::Authority;
 
@@ -9,14 +9,21 @@ pub struct AppState {
     pub authority: Authority,
     pub issuer: Arc<str>,
     pub extraview: ExtraViewConfig,
+    pub zabbix: Arc<ZabbixConfig>,
 }
 
 impl AppState {
-    pub fn new(authority: Authority, issuer: String, extraview: ExtraViewConfig) -> Self {
+    pub fn new(
+        authority: Authority,
+        issuer: String,
+        extraview: ExtraViewConfig,
+        zabbix: ZabbixConfig,
+    ) -> Self {
         Self {
             authority,
             issuer: issuer.into(),
             extraview,
+            zabbix: Arc::new(zabbix),
         }
     }
 }

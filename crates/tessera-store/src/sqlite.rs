@@ -1,17 +1,21 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
-use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+use crate::migrations;
+use crate::queries;
+use crate::rows::{
+    audit_from_row, binding_columns, client_from_row, hash_from_blob, id_and_hash, join, millis,
+    token_from_row, user_from_row, StoredRow as _,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, AuditQuery, Binding, Client, Door, FieldValue, GrantType, NewAuditEvent, NewToken,
-    NewUser, Permission, Role, Scope, SearchMode, SecretHash, SortOrder, Store, StoreError, Token,
-    TokenChanges, TokenField, TokenQuery, TokenSearch, TokenStatus, User,
+    AuditEvent, AuditQuery, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser, Permission,
+    Role, SecretHash, Store, StoreError, Token, TokenChanges, TokenQuery, TokenSearch, TokenStatus,
+    User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -26,34 +30,49 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the SQLite database at `url`.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
-            .map_err(|e| StoreError::Unavailable(format!("invalid SQLite database URL: {e}")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}"))
-            })?;
-        MIGRATIONS.run(&pool).await.map_err(|e| {
-            StoreError::Unavailable(format!("migrating the SQLite database failed: {e}"))
-        })?;
+        let pool = connect(url).await?;
+        MIGRATIONS.run(&pool).await.map_err(migration_failed)?;
         Ok(Self { pool })
+    }
+
+    /// Opens (creating if needed) the SQLite database at `url` and applies the migrations it
+    /// lacks; returns their descriptions.
+    pub async fn migrate(url: &str) -> StoreResult<Vec<String>> {
+        let pool = connect(url).await?;
+        let applied = migrations::apply(&MIGRATIONS, &pool).await;
+        pool.close().await;
+        applied.map_err(migration_failed)
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+async fn connect(url: &str) -> StoreResult<SqlitePool> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+        .map_err(|e| StoreError::Unavailable(format!("invalid SQLite database URL: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}"))
+        })
+}
+
+fn migration_failed(error: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Unavailable(format!("migrating the SQLite database failed: {error}"))
 }
 
 fn unavailable(error: sqlx::Error) -> StoreError {
@@ -75,289 +94,6 @@ fn unique_subject(message: &str) -> String {
     } else {
         "a record with this key".into()
     }
-}
-
-fn millis(at: OffsetDateTime) -> i64 {
-    (at.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn from_millis(ms: i64) -> StoreResult<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .map_err(|e| StoreError::Corrupt(format!("timestamp {ms}: {e}")))
-}
-
-fn corrupt(what: &str) -> impl FnOnce(tessera_core::CoreError) -> StoreError + '_ {
-    move |e| StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> StoreResult<T>
-where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
-{
-    row.try_get(column)
-        .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
-}
-
-fn hash_from_blob(blob: Vec<u8>) -> StoreResult<SecretHash> {
-    let bytes: [u8; 32] = blob
-        .try_into()
-        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))?;
-    Ok(SecretHash(bytes))
-}
-
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
-    let permissions = get::<String>(row, "permissions")?
-        .split_whitespace()
-        .map(Permission::from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(corrupt("user permissions"))?;
-    Ok(User {
-        id: get(row, "id")?,
-        uuid: Uuid::parse_str(&get::<String>(row, "uuid")?)
-            .map_err(|e| StoreError::Corrupt(format!("user uuid: {e}")))?,
-        username: get(row, "username")?,
-        display_name: get(row, "display_name")?,
-        role: get::<String>(row, "role")?
-            .parse()
-            .map_err(corrupt("user role"))?,
-        enabled: get(row, "enabled")?,
-        permissions,
-        totp_enabled: get::<Option<String>>(row, "totp_secret")?.is_some(),
-        api_2fa_bypass: get(row, "api_2fa_bypass")?,
-        created_at: from_millis(get(row, "created_at")?)?,
-    })
-}
-
-fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
-    let grants = get::<String>(row, "grants")?
-        .split_whitespace()
-        .map(GrantType::from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(corrupt("client grants"))?;
-    Ok(Client {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        secret_hash: hash_from_blob(get(row, "secret_hash")?)?,
-        grants,
-        scope: Scope::parse(&get::<String>(row, "scope")?).map_err(corrupt("client scope"))?,
-        created_at: from_millis(get(row, "created_at")?)?,
-    })
-}
-
-fn token_from_row(row: &SqliteRow) -> StoreResult<Token> {
-    let binding_value: String = get(row, "binding_value")?;
-    let binding = match get::<String>(row, "binding_kind")?.as_str() {
-        "none" => Binding::None,
-        "ip" => Binding::Ip(
-            binding_value
-                .parse()
-                .map_err(|_| StoreError::Corrupt("token binding ip".into()))?,
-        ),
-        "referer" => Binding::Referer(binding_value),
-        other => return Err(StoreError::Corrupt(format!("token binding kind {other:?}"))),
-    };
-    let optional_time = |column: &str| -> StoreResult<Option<OffsetDateTime>> {
-        get::<Option<i64>>(row, column)?
-            .map(from_millis)
-            .transpose()
-    };
-    Ok(Token {
-        id: get(row, "id")?,
-        hash: hash_from_blob(get(row, "hash")?)?,
-        kind: get::<String>(row, "kind")?
-            .parse()
-            .map_err(corrupt("token kind"))?,
-        door: get::<String>(row, "door")?
-            .parse()
-            .map_err(corrupt("token door"))?,
-        user_id: get(row, "user_id")?,
-        client_id: get(row, "client_id")?,
-        name: get(row, "name")?,
-        description: get(row, "description")?,
-        scope: Scope::parse(&get::<String>(row, "scope")?).map_err(corrupt("token scope"))?,
-        status: get::<String>(row, "status")?
-            .parse()
-            .map_err(corrupt("token status"))?,
-        created_at: from_millis(get(row, "created_at")?)?,
-        expires_at: optional_time("expires_at")?,
-        last_access: optional_time("last_access")?,
-        creator_id: get(row, "creator_id")?,
-        binding,
-        family: get::<Option<String>>(row, "family")?
-            .map(|f| {
-                Uuid::parse_str(&f).map_err(|e| StoreError::Corrupt(format!("token family: {e}")))
-            })
-            .transpose()?,
-        idle_timeout: get(row, "idle_timeout")?,
-    })
-}
-
-fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditEvent> {
-    Ok(AuditEvent {
-        id: get(row, "id")?,
-        event: NewAuditEvent {
-            at: from_millis(get(row, "at")?)?,
-            kind: get::<String>(row, "kind")?
-                .parse()
-                .map_err(corrupt("audit kind"))?,
-            door: get::<String>(row, "door")?
-                .parse()
-                .map_err(corrupt("audit door"))?,
-            actor_user_id: get(row, "actor_user_id")?,
-            subject_user_id: get(row, "subject_user_id")?,
-            token_id: get(row, "token_id")?,
-            client_id: get(row, "client_id")?,
-            source_ip: get(row, "source_ip")?,
-            detail: get(row, "detail")?,
-        },
-    })
-}
-
-/// The column (or expression) a token field is stored in. Times are milliseconds; a missing
-/// one sorts as 0, as Zabbix shows it.
-fn sort_expression(field: TokenField) -> &'static str {
-    match field {
-        TokenField::Id => "id",
-        TokenField::Name => "name",
-        TokenField::Description => "description",
-        TokenField::UserId => "user_id",
-        TokenField::LastAccess => "COALESCE(last_access, 0)",
-        TokenField::Status => "status",
-        TokenField::ExpiresAt => "COALESCE(expires_at, 0)",
-        TokenField::CreatedAt => "created_at",
-        TokenField::CreatorId => "creator_id",
-    }
-}
-
-fn column(field: TokenField) -> &'static str {
-    match field {
-        TokenField::LastAccess => "last_access",
-        TokenField::ExpiresAt => "expires_at",
-        other => sort_expression(other),
-    }
-}
-
-/// The WHERE clause of a token search.
-fn push_search(sql: &mut QueryBuilder<'_, Sqlite>, search: &TokenSearch) {
-    sql.push("1 = 1");
-    if let Some(kind) = search.kind {
-        sql.push(" AND kind = ").push_bind(kind.as_str());
-    }
-    if !search.statuses.is_empty() {
-        sql.push(" AND status IN (");
-        let mut list = sql.separated(", ");
-        for status in &search.statuses {
-            list.push_bind(status.as_str());
-        }
-        sql.push(")");
-    }
-    for (column, ids) in [("id", &search.ids), ("user_id", &search.user_ids)] {
-        if let Some(ids) = ids {
-            sql.push(format!(" AND {column} IN (NULL"));
-            for id in ids {
-                sql.push(", ").push_bind(*id);
-            }
-            sql.push(")");
-        }
-    }
-    if let Some(hash) = &search.hash {
-        sql.push(" AND hash = ").push_bind(hash.0.to_vec());
-    }
-    if let Some(at) = search.valid_at {
-        sql.push(" AND (expires_at IS NULL OR expires_at > ")
-            .push_bind(millis(at))
-            .push(")");
-    }
-    if let Some(at) = search.expired_at {
-        sql.push(" AND expires_at <= ").push_bind(millis(at));
-    }
-    for (field, values) in &search.filter {
-        sql.push(" AND (0 = 1");
-        for value in values {
-            sql.push(" OR ");
-            push_equals(sql, *field, value);
-        }
-        sql.push(")");
-    }
-    if !search.search.is_empty() {
-        let mode = search.search_mode;
-        let joiner = if mode.any_field { " OR " } else { " AND " };
-        sql.push(if mode.exclude { " AND NOT (" } else { " AND (" });
-        for (i, (field, terms)) in search.search.iter().enumerate() {
-            if i > 0 {
-                sql.push(joiner);
-            }
-            sql.push("(0 = 1");
-            for term in terms {
-                sql.push(format!(" OR LOWER({}) LIKE ", column(*field)))
-                    .push_bind(like_pattern(term, mode))
-                    .push(" ESCAPE '\\'");
-            }
-            sql.push(")");
-        }
-        sql.push(")");
-    }
-}
-
-/// `field = value`, with times compared by their Unix second and 0 meaning "none".
-fn push_equals(sql: &mut QueryBuilder<'_, Sqlite>, field: TokenField, value: &FieldValue) {
-    let time = matches!(
-        field,
-        TokenField::LastAccess | TokenField::ExpiresAt | TokenField::CreatedAt
-    );
-    match value {
-        FieldValue::Integer(0) if time => {
-            sql.push(format!("{} IS NULL", column(field)));
-        }
-        FieldValue::Integer(seconds) if time => {
-            let start = seconds.saturating_mul(1000);
-            sql.push(format!("({} >= ", column(field)))
-                .push_bind(start)
-                .push(format!(" AND {} < ", column(field)))
-                .push_bind(start.saturating_add(1000))
-                .push(")");
-        }
-        FieldValue::Integer(number) => {
-            sql.push(format!("{} = ", column(field))).push_bind(*number);
-        }
-        FieldValue::Text(text) => {
-            sql.push(format!("{} = ", column(field)))
-                .push_bind(text.clone());
-        }
-        FieldValue::Status(status) => {
-            sql.push("status = ").push_bind(status.as_str());
-        }
-    }
-}
-
-/// A LIKE pattern for a search term: `%`, `_` and `\` in the term are literal; with wildcards,
-/// `*` matches anything and the term must match the whole field; otherwise the term may occur
-/// anywhere, or at the start.
-fn like_pattern(term: &str, mode: SearchMode) -> String {
-    let mut escaped = String::with_capacity(term.len() + 2);
-    for c in term.to_lowercase().chars() {
-        match c {
-            '%' | '_' | '\\' => {
-                escaped.push('\\');
-                escaped.push(c);
-            }
-            '*' if mode.wildcards => escaped.push('%'),
-            c => escaped.push(c),
-        }
-    }
-    match (mode.wildcards, mode.at_start) {
-        (true, _) => escaped,
-        (false, true) => format!("{escaped}%"),
-        (false, false) => format!("%{escaped}%"),
-    }
-}
-
-fn join<T: Copy>(items: &[T], as_str: impl Fn(T) -> &'static str) -> String {
-    items
-        .iter()
-        .map(|i| as_str(*i))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[async_trait]
@@ -418,7 +154,7 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        Ok(Some((user_from_row(&row)?, get(&row, "password_hash")?)))
+        Ok(Some((user_from_row(&row)?, row.text("password_hash")?)))
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
@@ -496,14 +232,22 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn update_user(&self, user_id: i64, display_name: &str, role: Role) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE users SET display_name = ?, role = ? WHERE id = ?")
-            .bind(display_name)
-            .bind(role.as_str())
-            .bind(user_id)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+    async fn update_user(
+        &self,
+        user_id: i64,
+        username: &str,
+        display_name: &str,
+        role: Role,
+    ) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE users SET username = ?, display_name = ?, role = ? WHERE id = ?")
+                .bind(username)
+                .bind(display_name)
+                .bind(role.as_str())
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -563,11 +307,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &NewToken) -> StoreResult<Token> {
-        let (binding_kind, binding_value) = match &token.binding {
-            Binding::None => ("none", String::new()),
-            Binding::Ip(ip) => ("ip", ip.to_string()),
-            Binding::Referer(referer) => ("referer", referer.clone()),
-        };
+        let (binding_kind, binding_value) = binding_columns(&token.binding);
         let row = sqlx::query(
             "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, status,
                                  created_at, expires_at, creator_id, binding_kind, binding_value, family,
@@ -618,25 +358,8 @@ impl Store for SqliteStore {
     }
 
     async fn list_tokens(&self, query: &TokenQuery) -> StoreResult<Vec<Token>> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM tokens WHERE 1 = 1");
-        if let Some(user_id) = query.user_id {
-            sql.push(" AND user_id = ").push_bind(user_id);
-        }
-        if let Some(door) = query.door {
-            sql.push(" AND door = ").push_bind(door.as_str());
-        }
-        if let Some(kind) = query.kind {
-            sql.push(" AND kind = ").push_bind(kind.as_str());
-        }
-        if let Some(status) = query.status {
-            sql.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(after) = query.after_id {
-            sql.push(" AND id > ").push_bind(after);
-        }
-        sql.push(" ORDER BY id LIMIT ")
-            .push_bind(i64::from(query.limit.max(1)));
-        sql.build()
+        queries::list_tokens::<Sqlite>(query)
+            .build()
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?
@@ -646,24 +369,8 @@ impl Store for SqliteStore {
     }
 
     async fn search_tokens(&self, search: &TokenSearch) -> StoreResult<Vec<Token>> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM tokens WHERE ");
-        push_search(&mut sql, search);
-        sql.push(" ORDER BY ");
-        for (field, order) in &search.sort {
-            let direction = match order {
-                SortOrder::Ascending => "ASC",
-                SortOrder::Descending => "DESC",
-            };
-            sql.push(sort_expression(*field))
-                .push(" ")
-                .push(direction)
-                .push(", ");
-        }
-        sql.push("id ASC");
-        if let Some(limit) = search.limit {
-            sql.push(" LIMIT ").push_bind(i64::from(limit));
-        }
-        sql.build()
+        queries::search_tokens::<Sqlite>(search)
+            .build()
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?
@@ -673,9 +380,7 @@ impl Store for SqliteStore {
     }
 
     async fn count_tokens(&self, search: &TokenSearch) -> StoreResult<u64> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens WHERE ");
-        push_search(&mut sql, search);
-        let count: i64 = sql
+        let count: i64 = queries::count_tokens::<Sqlite>(search)
             .build_query_scalar()
             .fetch_one(&self.pool)
             .await
@@ -684,22 +389,11 @@ impl Store for SqliteStore {
     }
 
     async fn update_token(&self, id: i64, changes: &TokenChanges) -> StoreResult<bool> {
-        let mut sql = QueryBuilder::<Sqlite>::new("UPDATE tokens SET id = id");
-        if let Some(name) = &changes.name {
-            sql.push(", name = ").push_bind(name.clone());
-        }
-        if let Some(description) = &changes.description {
-            sql.push(", description = ").push_bind(description.clone());
-        }
-        if let Some(status) = changes.status {
-            sql.push(", status = ").push_bind(status.as_str());
-        }
-        if let Some(expires_at) = changes.expires_at {
-            sql.push(", expires_at = ")
-                .push_bind(expires_at.map(millis));
-        }
-        sql.push(" WHERE id = ").push_bind(id);
-        let done = sql.build().execute(&self.pool).await.map_err(unavailable)?;
+        let done = queries::update_token::<Sqlite>(id, changes)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -707,6 +401,7 @@ impl Store for SqliteStore {
         &self,
         id: i64,
         hash: &SecretHash,
+        creator_id: i64,
     ) -> StoreResult<Option<SecretHash>> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let old: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM tokens WHERE id = ?")
@@ -717,8 +412,9 @@ impl Store for SqliteStore {
         let Some(old) = old else {
             return Ok(None);
         };
-        sqlx::query("UPDATE tokens SET hash = ? WHERE id = ?")
+        sqlx::query("UPDATE tokens SET hash = ?, creator_id = ? WHERE id = ?")
             .bind(hash.0.as_slice())
+            .bind(creator_id)
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -742,7 +438,7 @@ impl Store for SqliteStore {
             .await
             .map_err(unavailable)?
             .iter()
-            .map(|row| Ok((get(row, "id")?, hash_from_blob(get(row, "hash")?)?)))
+            .map(id_and_hash)
             .collect()
     }
 
@@ -771,9 +467,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| Ok((get(row, "id")?, hash_from_blob(get(row, "hash")?)?)))
-            .collect()
+        rows.iter().map(id_and_hash).collect()
     }
 
     async fn revoke_older_door_tokens(
@@ -793,9 +487,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
-        rows.iter()
-            .map(|row| Ok((get(row, "id")?, hash_from_blob(get(row, "hash")?)?)))
-            .collect()
+        rows.iter().map(id_and_hash).collect()
     }
 
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()> {
@@ -862,29 +554,8 @@ impl Store for SqliteStore {
     }
 
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT * FROM audit_events WHERE 1 = 1");
-        if let Some(kind) = query.kind {
-            sql.push(" AND kind = ").push_bind(kind.as_str());
-        }
-        if let Some(door) = query.door {
-            sql.push(" AND door = ").push_bind(door.as_str());
-        }
-        if let Some(user_id) = query.user_id {
-            sql.push(" AND (subject_user_id = ")
-                .push_bind(user_id)
-                .push(" OR actor_user_id = ")
-                .push_bind(user_id)
-                .push(")");
-        }
-        if let Some(token_id) = query.token_id {
-            sql.push(" AND token_id = ").push_bind(token_id);
-        }
-        if let Some(since) = query.since {
-            sql.push(" AND at >= ").push_bind(millis(since));
-        }
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(query.limit.max(1)));
-        sql.build()
+        queries::list_audit::<Sqlite>(query)
+            .build()
             .fetch_all(&self.pool)
             .await
             .map_err(unavailable)?

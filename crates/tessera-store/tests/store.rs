@@ -1,12 +1,18 @@
 //! One suite for every store: each check takes a `dyn Store`, and each backend runs them all on
-//! a fresh database. SQLite today; PostgreSQL joins by adding one `open` function.
+//! a fresh database: SQLite in a temporary directory, PostgreSQL in a database created for the
+//! test on the server `TESSERA_TEST_POSTGRES_URL` names (default
+//! `postgres://postgres@127.0.0.1:5432`) and dropped after it. Without that variable and
+//! without a server there, the PostgreSQL checks say so once and pass; with it, a missing
+//! server fails them.
 
-use std::sync::Arc;
+use std::io::Write as _;
+use std::sync::{Arc, Once};
 use tessera_core::{
     AuditKind, AuditQuery, Binding, Client, Door, FieldValue, GrantType, NewAuditEvent, NewToken,
     NewUser, Permission, Role, Scope, SecretHash, SortOrder, Store, StoreError, TokenChanges,
     TokenField, TokenKind, TokenQuery, TokenSearch, TokenStatus, Username,
 };
+use tessera_store::scratch::{ScratchDatabase, ScratchError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -17,6 +23,40 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
         .await
         .unwrap();
     (store, dir)
+}
+
+const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A new, empty database on the test PostgreSQL server, or `None` when there is no server and
+/// none was required.
+async fn postgres_database() -> Option<ScratchDatabase> {
+    static SKIPPING: Once = Once::new();
+    let (server, required) = match std::env::var("TESSERA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => (url, true),
+        _ => (DEFAULT_POSTGRES_SERVER.to_owned(), false),
+    };
+    match ScratchDatabase::create(&server, "tessera_test").await {
+        Ok(database) => Some(database),
+        Err(ScratchError::Unreachable { .. }) if !required => {
+            // Straight to stderr, past the test harness's capture, so that it is seen.
+            SKIPPING.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "skipping PostgreSQL store tests: no server at {server}; \
+                     set TESSERA_TEST_POSTGRES_URL to require them"
+                );
+            });
+            None
+        }
+        Err(error) => panic!("the PostgreSQL store tests need their server: {error}"),
+    }
+}
+
+/// A migrated store on a fresh PostgreSQL database, dropped with the returned guard.
+async fn postgres() -> Option<(ScratchDatabase, Arc<dyn Store>)> {
+    let database = postgres_database().await?;
+    let store = tessera_store::connect(database.url()).await.unwrap();
+    Some((database, store))
 }
 
 fn now() -> OffsetDateTime {
@@ -514,6 +554,51 @@ async fn token_search_filters_searches_sorts_and_limits(store: &dyn Store) {
     assert_eq!(store.count_tokens(&never_used).await.unwrap(), 3);
 }
 
+async fn search_terms_all_match_unless_any_may(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("sam", Role::User))
+        .await
+        .unwrap();
+    api_token(store, user.id, "Backup job", "nightly").await;
+    api_token(store, user.id, "backup-old", "").await;
+    api_token(store, user.id, "grafana", "").await;
+    let search = |terms: &[&str], any: bool| TokenSearch {
+        kind: Some(TokenKind::Api),
+        search: vec![(
+            TokenField::Name,
+            terms.iter().map(|t| t.to_string()).collect(),
+        )],
+        search_mode: tessera_core::SearchMode {
+            any_field: any,
+            ..Default::default()
+        },
+        ..TokenSearch::default()
+    };
+    assert_eq!(
+        names(
+            &store
+                .search_tokens(&search(&["backup", "old"], false))
+                .await
+                .unwrap()
+        ),
+        ["backup-old"]
+    );
+    assert_eq!(
+        names(
+            &store
+                .search_tokens(&search(&["old", "graf"], true))
+                .await
+                .unwrap()
+        ),
+        ["backup-old", "grafana"]
+    );
+    assert_eq!(
+        store.count_tokens(&search(&[], false)).await.unwrap(),
+        3,
+        "a field with no terms adds no condition"
+    );
+}
+
 async fn api_tokens_change_take_new_secrets_and_are_deleted(store: &dyn Store) {
     let user = store
         .insert_user(&new_user("xia", Role::User))
@@ -534,7 +619,10 @@ async fn api_tokens_change_take_new_secrets_and_are_deleted(store: &dyn Store) {
     );
     let fresh = SecretHash::of("fresh secret");
     assert_eq!(
-        store.replace_token_hash(token.id, &fresh).await.unwrap(),
+        store
+            .replace_token_hash(token.id, &fresh, user.id)
+            .await
+            .unwrap(),
         Some(token.hash)
     );
     assert_eq!(
@@ -543,7 +631,20 @@ async fn api_tokens_change_take_new_secrets_and_are_deleted(store: &dyn Store) {
     );
     assert_eq!(store.token_by_hash(&token.hash).await.unwrap(), None);
     assert_eq!(
-        store.replace_token_hash(999_999, &fresh).await.unwrap(),
+        store
+            .token_by_id(token.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .creator_id,
+        Some(user.id),
+        "whoever makes the secret is the creator"
+    );
+    assert_eq!(
+        store
+            .replace_token_hash(999_999, &fresh, user.id)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -552,7 +653,7 @@ async fn api_tokens_change_take_new_secrets_and_are_deleted(store: &dyn Store) {
     );
     assert_eq!(store.token_by_id(token.id).await.unwrap(), None);
     assert!(store
-        .update_user(user.id, "Xia X.", Role::Admin)
+        .update_user(user.id, "xia", "Xia X.", Role::Admin)
         .await
         .unwrap());
     let user = store.user_by_id(user.id).await.unwrap().unwrap();
@@ -562,8 +663,201 @@ async fn api_tokens_change_take_new_secrets_and_are_deleted(store: &dyn Store) {
     );
 }
 
-/// Runs each check on a fresh SQLite database.
-macro_rules! sqlite_suite {
+async fn names_fold_ascii_case_only_and_text_sorts_by_code_point(store: &dyn Store) {
+    // SQLite's NOCASE folds ASCII only, so on every store "Émile" and "émile" are two users.
+    store
+        .insert_user(&new_user("Émile", Role::User))
+        .await
+        .unwrap();
+    assert!(store.user_by_username("émile").await.unwrap().is_none());
+    assert!(store.user_by_username("éMILE").await.unwrap().is_none());
+    store
+        .insert_user(&new_user("émile", Role::User))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.insert_user(&new_user("éMILE", Role::User)).await,
+        Err(StoreError::Conflict(subject)) if subject == "a user with this name"
+    ));
+    let user = store.user_by_username("Émile").await.unwrap().unwrap().0;
+    for name in ["a", "B", "Ä"] {
+        api_token(store, user.id, name, "").await;
+    }
+    let sorted = TokenSearch {
+        kind: Some(TokenKind::Api),
+        sort: vec![(TokenField::Name, SortOrder::Ascending)],
+        ..TokenSearch::default()
+    };
+    assert_eq!(
+        names(&store.search_tokens(&sorted).await.unwrap()),
+        ["B", "a", "Ä"],
+        "by code point, not by the server's locale"
+    );
+    let search = TokenSearch {
+        kind: Some(TokenKind::Api),
+        search: vec![(TokenField::Name, vec!["ä".into()])],
+        ..TokenSearch::default()
+    };
+    assert!(
+        store.search_tokens(&search).await.unwrap().is_empty(),
+        "searches fold ASCII case only"
+    );
+}
+
+async fn a_last_access_batch_keeps_each_tokens_latest_time(store: &dyn Store) {
+    let a = store
+        .insert_token(&new_token(None, "a", None))
+        .await
+        .unwrap();
+    let b = store
+        .insert_token(&new_token(None, "b", None))
+        .await
+        .unwrap();
+    let (earlier, later) = (now(), now() + Duration::minutes(1));
+    store.record_last_access(&[]).await.unwrap();
+    store
+        .record_last_access(&[
+            (a.id, later),
+            (b.id, earlier),
+            (a.id, earlier),
+            (999_999, later),
+        ])
+        .await
+        .unwrap();
+    let last_access = |id| async move { store.token_by_id(id).await.unwrap().unwrap().last_access };
+    assert_eq!(last_access(a.id).await, Some(later));
+    assert_eq!(last_access(b.id).await, Some(earlier));
+}
+
+async fn token_filters_compare_numbers_and_text_alike(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("uma", Role::User))
+        .await
+        .unwrap();
+    let seven = api_token(store, user.id, "7", "").await;
+    api_token(store, user.id, "other", "").await;
+    let filter = |field, value| TokenSearch {
+        kind: Some(TokenKind::Api),
+        filter: vec![(field, vec![value])],
+        ..TokenSearch::default()
+    };
+    let count = |search: TokenSearch| async move { store.count_tokens(&search).await.unwrap() };
+    let id = user.id.to_string();
+    assert_eq!(
+        count(filter(TokenField::UserId, FieldValue::Text(id))).await,
+        2
+    );
+    assert_eq!(
+        count(filter(TokenField::UserId, FieldValue::Text("x".into()))).await,
+        0
+    );
+    assert_eq!(
+        count(filter(TokenField::UserId, FieldValue::Integer(user.id))).await,
+        2
+    );
+    assert_eq!(
+        count(filter(TokenField::Name, FieldValue::Integer(7))).await,
+        1
+    );
+    assert_eq!(
+        count(filter(
+            TokenField::CreatedAt,
+            FieldValue::Integer(seven.created_at.unix_timestamp())
+        ))
+        .await,
+        2
+    );
+    assert_eq!(
+        count(filter(
+            TokenField::Status,
+            FieldValue::Status(TokenStatus::Active)
+        ))
+        .await,
+        2
+    );
+    let by_id = TokenSearch {
+        search: vec![(TokenField::Id, vec![seven.id.to_string()])],
+        search_mode: tessera_core::SearchMode {
+            wildcards: true,
+            ..Default::default()
+        },
+        ..TokenSearch::default()
+    };
+    assert_eq!(
+        store
+            .search_tokens(&by_id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+        [seven.id],
+        "a number is searched in its decimal text"
+    );
+}
+
+async fn behavior_settings_are_set_replaced_and_removed(store: &dyn Store) {
+    let name = "extraview_token_lifetime";
+    assert_eq!(store.behavior_setting(name).await.unwrap(), None);
+    store
+        .set_behavior_setting(name, Some("600"), now())
+        .await
+        .unwrap();
+    store
+        .set_behavior_setting(name, Some("900"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.behavior_setting(name).await.unwrap().as_deref(),
+        Some("900")
+    );
+    store.set_behavior_setting(name, None, now()).await.unwrap();
+    assert_eq!(store.behavior_setting(name).await.unwrap(), None);
+}
+
+async fn totp_steps_are_used_once_and_secrets_reset_them(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("tess", Role::User))
+        .await
+        .unwrap();
+    assert!(!user.totp_enabled && !user.api_2fa_bypass);
+    assert!(store
+        .set_totp_secret(user.id, Some("SECRET"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.totp_secret(user.id).await.unwrap().as_deref(),
+        Some("SECRET")
+    );
+    assert!(store.consume_totp_step(user.id, 10).await.unwrap());
+    assert!(!store.consume_totp_step(user.id, 10).await.unwrap());
+    assert!(!store.consume_totp_step(user.id, 9).await.unwrap());
+    assert!(store.consume_totp_step(user.id, 11).await.unwrap());
+    assert!(store.set_totp_secret(user.id, Some("OTHER")).await.unwrap());
+    assert!(
+        store.consume_totp_step(user.id, 5).await.unwrap(),
+        "a new secret starts with no step used"
+    );
+    assert!(store.set_api_2fa_bypass(user.id, true).await.unwrap());
+    let changed = store.user_by_id(user.id).await.unwrap().unwrap();
+    assert!(changed.totp_enabled && changed.api_2fa_bypass);
+    assert!(store.set_totp_secret(user.id, None).await.unwrap());
+    assert_eq!(store.totp_secret(user.id).await.unwrap(), None);
+    assert!(
+        !store
+            .user_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_enabled
+    );
+    assert!(!store.set_totp_secret(999_999, None).await.unwrap());
+    assert_eq!(store.totp_secret(999_999).await.unwrap(), None);
+    assert!(!store.consume_totp_step(999_999, 1).await.unwrap());
+}
+
+/// Runs each check on a fresh SQLite database and on a fresh PostgreSQL database.
+macro_rules! store_suite {
     ($($check:ident),+ $(,)?) => {
         mod on_sqlite {
             $(
@@ -574,23 +868,41 @@ macro_rules! sqlite_suite {
                 }
             )+
         }
+
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let Some((_database, store)) = super::postgres().await else {
+                        return;
+                    };
+                    super::$check(store.as_ref()).await;
+                }
+            )+
+        }
     };
 }
 
-sqlite_suite!(
+store_suite!(
     users_round_trip_and_names_are_unique_ignoring_case,
+    names_fold_ascii_case_only_and_text_sorts_by_code_point,
     super_admins_are_counted_when_enabled,
     tokens_are_found_by_hash_and_round_trip,
     transitions_are_compare_and_set,
     a_family_is_revoked_together,
     a_users_older_tokens_from_one_door_are_revoked,
     last_access_only_moves_forward,
+    a_last_access_batch_keeps_each_tokens_latest_time,
     deleting_a_user_deletes_their_tokens,
     token_lists_filter_and_page,
     clients_round_trip_and_take_their_tokens_along,
     audit_events_are_listed_newest_first_and_filtered,
     token_search_filters_searches_sorts_and_limits,
+    token_filters_compare_numbers_and_text_alike,
+    search_terms_all_match_unless_any_may,
     api_tokens_change_take_new_secrets_and_are_deleted,
+    behavior_settings_are_set_replaced_and_removed,
+    totp_steps_are_used_once_and_secrets_reset_them,
 );
 
 #[tokio::test]
@@ -619,4 +931,65 @@ async fn an_unopenable_database_is_a_clear_error() {
             .contains("cannot open the SQLite database"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn sqlite_migrations_are_reported_once_then_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("migrate.db").display());
+    assert_eq!(
+        tessera_store::migrate(&url).await.unwrap(),
+        ["initial", "two factor and behavior", "token search"]
+    );
+    assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
+    let store = tessera_store::connect(&url).await.unwrap();
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_migrations_apply_once_and_again_change_nothing() {
+    let Some(database) = postgres_database().await else {
+        return;
+    };
+    assert_eq!(
+        tessera_store::migrate(database.url()).await.unwrap(),
+        ["initial", "two factor and behavior", "token search"]
+    );
+    assert!(tessera_store::migrate(database.url())
+        .await
+        .unwrap()
+        .is_empty());
+    let first = tessera_store::connect(database.url()).await.unwrap();
+    first
+        .insert_user(&new_user("eve", Role::User))
+        .await
+        .unwrap();
+    drop(first);
+    let second = tessera_store::connect(database.url()).await.unwrap();
+    assert!(second.user_by_username("EVE").await.unwrap().is_some());
+    assert!(tessera_store::migrate(database.url())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_a_prompt_clear_error_without_the_password() {
+    let started = std::time::Instant::now();
+    let error = tessera_store::connect("postgres://tessera:hunter2@127.0.0.1:1/tessera")
+        .await
+        .err()
+        .expect("nothing listens on port 1");
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{message}");
+    assert!(
+        message.contains("cannot connect to the PostgreSQL database tessera@127.0.0.1:1/tessera"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let error = tessera_store::migrate("postgres://tessera:hunter2@127.0.0.1:1/tessera")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(!error.to_string().contains("hunter2"), "{error}");
 }

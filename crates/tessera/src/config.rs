@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tessera_core::{Argon2Settings, CoreError, Lifetime, Scope, Settings};
-use tessera_server::{ExtraViewConfig, ServerConfig};
+use tessera_server::{ExtraViewConfig, ServerConfig, ZabbixConfig};
 use time::UtcOffset;
 use tracing_subscriber::EnvFilter;
 
@@ -147,6 +147,14 @@ pub struct SettingsArgs {
     #[arg(long, env = "TESSERA_EXTRAVIEW_TIME_ZONE", value_name = "OFFSET", allow_hyphen_values = true, default_value_t = offset_text(ExtraViewConfig::default().time_zone), help_heading = "ExtraView")]
     pub extraview_time_zone: String,
 
+    /// What Zabbix's apiinfo.version reports; Zabbix clients choose how to authenticate by it
+    #[arg(long, env = "TESSERA_ZABBIX_VERSION", value_name = "VERSION", default_value_t = ZabbixConfig::default().version, help_heading = "Zabbix")]
+    pub zabbix_version: String,
+
+    /// Seconds a Zabbix user.login session may go unused before it ends (0: never; at most a day)
+    #[arg(long, env = "TESSERA_ZABBIX_SESSION_IDLE_TIMEOUT", value_name = "SECONDS", default_value_t = ZabbixConfig::default().session_idle_timeout.map_or(0, |d| d.as_secs()), help_heading = "Zabbix")]
+    pub zabbix_session_idle_timeout: u64,
+
     /// Log filter: a level (info, debug, ...) or tracing directives (tessera=debug,sqlx=warn)
     #[arg(
         long,
@@ -258,6 +266,8 @@ struct FileSettings {
     extraview_xml: Option<ExtraViewXml>,
     extraview_time_zone: Option<String>,
     extraview: Option<ExtraViewTable>,
+    zabbix_version: Option<String>,
+    zabbix_session_idle_timeout: Option<u64>,
     log_level: Option<String>,
     log_format: Option<LogFormat>,
     /// The flat keys whose value came from the `[extraview]` table, with the key as written
@@ -446,6 +456,19 @@ pub fn load(
     let extraview_time_zone =
         parse_utc_offset(&time_zone.value).map_err(|reason| time_zone.invalid(reason))?;
 
+    let zabbix_version = pick!(zabbix_version);
+    let version_ok = !zabbix_version.value.is_empty()
+        && zabbix_version.value.len() <= 32
+        && zabbix_version
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if !version_ok {
+        return Err(zabbix_version.invalid("a version looks like 6.0.0"));
+    }
+    let idle = pick!(zabbix_session_idle_timeout);
+    idle.check_range(0..=24 * 3600)?;
+
     let log_level = pick!(log_level);
     let filter = EnvFilter::try_new(&log_level.value).map_err(|e| log_level.invalid(e))?;
     let log_format = pick!(log_format);
@@ -461,6 +484,10 @@ pub fn load(
             extraview: ExtraViewConfig {
                 xml: extraview_xml.value.into(),
                 time_zone: extraview_time_zone,
+            },
+            zabbix: ZabbixConfig {
+                version: zabbix_version.value,
+                session_idle_timeout: (idle.value > 0).then(|| Duration::from_secs(idle.value)),
             },
         },
         core: Settings {

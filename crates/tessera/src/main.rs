@@ -1,5 +1,5 @@
 //! The `tessera` binary: the server (`tessera serve`) and the admin commands (`user`, `client`,
-//! `token`, `audit`, `setting`) in one executable, over one database.
+//! `token`, `audit`, `setting`, `migrate`) in one executable, over one database.
 //!
 //! main parses the command line, loads the configuration every command shares, sets up
 //! logging and hands over to the command. An error ends as one line on stderr and exit code 1;
@@ -13,6 +13,7 @@ mod telemetry;
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use commands::audit::AuditCommand;
 use commands::client::ClientCommand;
+use commands::migrate::MigrateCommand;
 use commands::serve::ServeArgs;
 use commands::setting::SettingCommand;
 use commands::token::TokenCommand;
@@ -49,6 +50,8 @@ enum Command {
     Audit(AuditCommand),
     /// Change how the running server behaves, without a restart
     Setting(SettingCommand),
+    /// Apply the database migrations tessera lacks (every command also does so on its own)
+    Migrate(MigrateCommand),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
             Command::Token(command) => command.run(&config).await,
             Command::Audit(command) => command.run(&config).await,
             Command::Setting(command) => command.run(&config).await,
+            Command::Migrate(command) => command.run(&config).await,
         }
     })
 }

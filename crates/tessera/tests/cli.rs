@@ -401,6 +401,46 @@ fn a_behaviour_setting_is_set_listed_and_unset() {
     assert_eq!(changes[0]["door"], "cli");
 }
 
+// ----- migrations -----
+
+#[test]
+fn migrate_applies_the_schema_once_then_says_it_is_up_to_date() {
+    let t = Tessera::new();
+    assert_eq!(
+        t.ok(&["migrate"]),
+        "Applied migration: initial\n\
+         Applied migration: two factor and behavior\n\
+         Applied migration: token search\n"
+    );
+    assert_eq!(t.ok(&["migrate"]), "The database is up to date.\n");
+    assert_eq!(t.json(&["migrate"]), serde_json::json!({"applied": []}));
+    let fresh = Tessera::new();
+    assert_eq!(
+        fresh.json(&["migrate"])["applied"].as_array().map(Vec::len),
+        Some(3)
+    );
+
+    // Migrating creates no user: the first command after it still makes Admin user 1.
+    let output = t.run(&["user", "list", "--json"]);
+    let users: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(users[0]["username"], "Admin");
+    assert_eq!(users[0]["id"], 1);
+}
+
+#[test]
+fn migrate_on_an_unreachable_postgres_fails_in_one_line_without_the_password() {
+    let t = Tessera::new();
+    let error = t.fails(&[
+        "migrate",
+        "--database",
+        "postgres://tessera:hunter2@127.0.0.1:1/tessera",
+    ]);
+    assert!(error.contains("cannot migrate the database"), "{error}");
+    assert!(error.contains("127.0.0.1:1/tessera"), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    assert_eq!(error.lines().count(), 1, "one line: {error}");
+}
+
 // ----- clients -----
 
 #[test]

@@ -165,12 +165,13 @@ impl Authority {
             let secret = TokenSecret::generate(SecretFormat::Hex);
             if let Some(old) = self
                 .store()
-                .replace_token_hash(token.id, &secret.hash())
+                .replace_token_hash(token.id, &secret.hash(), actor.id)
                 .await?
             {
                 self.inner.cache.evict(&old);
             }
             token.hash = secret.hash();
+            token.creator_id = Some(actor.id);
             self.record(AuditKind::TokenIssued, origin, |e| {
                 e.subject_user_id = token.user_id;
                 e.token_id = Some(token.id);

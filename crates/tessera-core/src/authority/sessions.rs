@@ -5,7 +5,7 @@ use super::{Authority, IssueRequest, IssuedToken, Origin};
 use crate::error::CoreError;
 use crate::secret::{SecretFormat, TokenSecret};
 use crate::token::{Binding, TokenKind};
-use crate::user::{Role, User};
+use crate::user::{Role, User, Username};
 use std::time::Duration;
 
 impl Authority {
@@ -44,10 +44,12 @@ impl Authority {
         }
     }
 
-    /// Changes a user's display name and role. The last enabled super admin keeps the role.
+    /// Changes a user's name (when given), display name and role. The last enabled super
+    /// admin keeps the role; a name another user has (ignoring case) is a conflict.
     pub async fn update_user(
         &self,
         user_id: i64,
+        username: Option<Username>,
         display_name: String,
         role: Role,
         origin: &Origin,
@@ -56,9 +58,11 @@ impl Authority {
         if role != user.role {
             self.keep_one_super_admin(&user, "demoted").await?;
         }
+        let username = username.map_or(user.username.clone(), |u| u.as_str().to_owned());
         self.store()
-            .update_user(user_id, &display_name, role)
-            .await?;
+            .update_user(user_id, &username, &display_name, role)
+            .await
+            .map_err(super::conflict_as_core)?;
         self.inner.cache.clear();
         self.record(crate::audit::AuditKind::UserChanged, origin, |e| {
             e.subject_user_id = Some(user_id);

@@ -9,12 +9,14 @@ mod forward_auth;
 mod health;
 mod oauth;
 mod owin;
+mod zabbix;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(oauth::routes())
         .merge(extraview::routes())
         .merge(owin::routes())
+        .merge(zabbix::routes())
         .merge(arcgis::routes())
         .merge(forward_auth::routes())
         .merge(health::routes())

@@ -1,14 +1,21 @@
 //! `spawn_app()`: the real server on a free port, with its own database and a manual clock.
+//!
+//! The database is an SQLite file in the app's temporary directory, or, with
+//! `TESSERA_TEST_STORE=postgres`, a PostgreSQL database created for the app on the server
+//! `TESSERA_TEST_POSTGRES_URL` names (default `postgres://postgres@127.0.0.1:5432`) and dropped
+//! with it.
 
 use reqwest::{Client as Http, Response};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tessera_core::{
     Argon2Settings, Authority, ClientId, Door, GrantType, ManualClock, NewClient, Origin, Password,
-    Role, Scope, Settings, User, Username,
+    Role, Scope, Settings, Store, User, Username,
 };
 use tessera_server::{bind, ServerConfig};
+use tessera_store::scratch::ScratchDatabase;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
@@ -20,6 +27,9 @@ pub struct TestApp {
     pub authority: Authority,
     pub clock: Arc<ManualClock>,
     pub dir: TempDir,
+    /// The app's PostgreSQL database when the tests run on PostgreSQL; a field after the
+    /// others so that it is dropped once the server has been told to stop.
+    pub postgres: Option<ScratchDatabase>,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -53,10 +63,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
 /// The server with these core settings and server settings (its address is always port 0).
 pub async fn spawn_app_configured(settings: Settings, server: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let database = dir.path().join("tessera.db");
-    let store = tessera_store::connect(database.to_str().expect("a UTF-8 path"))
-        .await
-        .expect("the store opens");
+    let (store, postgres) = open_store(dir.path()).await;
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let authority = Authority::new(store, clock.clone(), settings).expect("valid settings");
     authority
@@ -83,11 +90,57 @@ pub async fn spawn_app_configured(settings: Settings, server: ServerConfig) -> T
         authority,
         clock,
         dir,
+        postgres,
         shutdown: Some(stop),
     }
 }
 
+const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A new store for one app: an SQLite file in `dir`, or a new PostgreSQL database.
+async fn open_store(dir: &Path) -> (Arc<dyn Store>, Option<ScratchDatabase>) {
+    match std::env::var("TESSERA_TEST_STORE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => {
+            let database = dir.join("tessera.db");
+            let store = tessera_store::connect(database.to_str().expect("a UTF-8 path"))
+                .await
+                .expect("the store opens");
+            (store, None)
+        }
+        Ok("postgres") => {
+            let server = std::env::var("TESSERA_TEST_POSTGRES_URL")
+                .ok()
+                .filter(|url| !url.is_empty())
+                .unwrap_or_else(|| DEFAULT_POSTGRES_SERVER.to_owned());
+            let database = ScratchDatabase::create(&server, "tessera_api_test")
+                .await
+                .unwrap_or_else(|e| panic!("TESSERA_TEST_STORE=postgres needs a server: {e}"));
+            let store = tessera_store::connect(database.url())
+                .await
+                .expect("the store opens");
+            (store, Some(database))
+        }
+        Ok(other) => panic!("TESSERA_TEST_STORE={other:?}: use sqlite or postgres"),
+    }
+}
+
 impl TestApp {
+    /// Everything the app's database holds as a reader of its storage would see it: the
+    /// SQLite files (database and journals), or every text and bytea value in PostgreSQL.
+    pub async fn database_bytes(&self) -> Vec<u8> {
+        if let Some(database) = &self.postgres {
+            return database
+                .stored_bytes()
+                .await
+                .expect("the database is readable");
+        }
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        bytes
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -12,3 +12,4 @@ mod oauth_token;
 mod owin;
 mod secrets_at_rest;
 mod whoami;
+mod zabbix_fixtures;

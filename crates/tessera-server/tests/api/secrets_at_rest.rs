@@ -1,14 +1,6 @@
 use crate::helpers::{spawn_app, ADMIN_PASSWORD};
 use tessera_core::GrantType;
 
-fn database_bytes(dir: &std::path::Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
-    }
-    bytes
-}
-
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
@@ -38,7 +30,7 @@ async fn the_database_holds_no_password_and_no_secret() {
         "a password typed into the user name field"
     );
     app.authority.flush_last_access().await.unwrap();
-    let bytes = database_bytes(app.dir.path());
+    let bytes = app.database_bytes().await;
     assert!(!bytes.is_empty());
     for secret in [
         ADMIN_PASSWORD,

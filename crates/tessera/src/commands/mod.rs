@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod client;
+pub mod migrate;
 pub mod serve;
 pub mod setting;
 pub mod token;

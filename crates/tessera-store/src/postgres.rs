@@ -1,0 +1,611 @@
+//! The PostgreSQL store: the same tables and values as the SQLite store, so that one test suite
+//! holds both to the same behaviour, and several tessera nodes can share one database.
+//!
+//! The pool waits at most five seconds for a connection, so a request fails (and `/readyz`
+//! says so) rather than hanging while PostgreSQL is down. Messages name the server and the
+//! database, never the password the URL may hold.
+
+use crate::migrations;
+use crate::queries;
+use crate::rows::{
+    audit_from_row, binding_columns, client_from_row, hash_from_blob, id_and_hash, join, millis,
+    token_from_row, user_from_row, StoredRow as _,
+};
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection as _, PgPool, Postgres};
+use std::str::FromStr;
+use std::time::Duration;
+use tessera_core::store::StoreResult;
+use tessera_core::{
+    AuditEvent, AuditQuery, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser, Permission,
+    Role, SecretHash, Store, StoreError, Token, TokenChanges, TokenQuery, TokenSearch, TokenStatus,
+    User,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a query waits for a free connection, or for a new one to be opened.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to the PostgreSQL database at `url` (which must exist) and migrates it.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let pool = connect(url).await?;
+        MIGRATIONS.run(&pool).await.map_err(migration_failed)?;
+        Ok(Self { pool })
+    }
+
+    /// Connects to the PostgreSQL database at `url` and applies the migrations it lacks;
+    /// returns their descriptions.
+    pub async fn migrate(url: &str) -> StoreResult<Vec<String>> {
+        let pool = connect(url).await?;
+        let applied = migrations::apply(&MIGRATIONS, &pool).await;
+        pool.close().await;
+        applied.map_err(migration_failed)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn connect(url: &str) -> StoreResult<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL database URL: {e}")))?
+        .application_name("tessera")
+        // Notices ("relation _sqlx_migrations already exists, skipping" on every start) are
+        // not worth a log line; warnings and errors still come.
+        .options([("client_min_messages", "warning")]);
+    let place = describe(&options);
+    let cannot = |reason: String| {
+        StoreError::Unavailable(format!(
+            "cannot connect to the PostgreSQL database {place}: {reason}"
+        ))
+    };
+    // A first connection outside the pool, so that a failure says why (refused, no such
+    // database, authentication failed) where the pool would only say that it timed out.
+    match tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Ok(Ok(probe)) => {
+            let _ = probe.close().await;
+        }
+        Ok(Err(e)) => return Err(cannot(e.to_string())),
+        Err(_) => {
+            return Err(cannot(format!(
+                "no answer within {} s",
+                ACQUIRE_TIMEOUT.as_secs()
+            )))
+        }
+    }
+    PgPoolOptions::new()
+        .max_connections(16)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| cannot(e.to_string()))
+}
+
+/// `user@host:port/database`: where the store connects, without the password.
+fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or(options.get_username())
+    )
+}
+
+fn migration_failed(error: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Unavailable(format!("migrating the PostgreSQL database failed: {error}"))
+}
+
+/// A database error for the core. PostgreSQL's message never holds the row's values (those
+/// are in its detail, which is not shown), so it is safe to log.
+fn unavailable(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(unique_subject(db.constraint()))
+        }
+        _ => StoreError::Unavailable(format!("database error: {error}")),
+    }
+}
+
+/// Names what a unique violation was about, from the constraint or index that refused it.
+fn unique_subject(constraint: Option<&str>) -> String {
+    match constraint {
+        Some("users_username") => "a user with this name".into(),
+        Some("clients_pkey") => "a client with this id".into(),
+        _ => "a record with this key".into(),
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn count_super_admins(&self) -> StoreResult<u64> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'super_admin' AND enabled")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(count as u64)
+    }
+
+    async fn insert_user(&self, user: &NewUser) -> StoreResult<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (uuid, username, display_name, role, enabled, permissions, password_hash, created_at)
+             VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7) RETURNING *",
+        )
+        .bind(user.uuid.to_string())
+        .bind(user.username.as_str())
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(join(&user.permissions, Permission::as_str))
+        .bind(&user.password_hash)
+        .bind(millis(user.created_at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(user_from_row)
+            .transpose()
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        // The name given is folded in the "C" collation too, ASCII only, like the column and
+        // its unique index (and SQLite's NOCASE); the server's locale would fold more.
+        let Some(row) = sqlx::query(
+            r#"SELECT * FROM users WHERE lower(username) = lower(CAST($1 AS TEXT) COLLATE "C")"#,
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((user_from_row(&row)?, row.text("password_hash")?)))
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        sqlx::query("SELECT * FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(user_from_row)
+            .collect()
+    }
+
+    async fn set_password_hash(&self, user_id: i64, hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_user_enabled(&self, user_id: i64, enabled: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET enabled = $1 WHERE id = $2")
+            .bind(enabled)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_totp_secret(&self, user_id: i64, secret: Option<&str>) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = NULL WHERE id = $2")
+                .bind(secret)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn totp_secret(&self, user_id: i64) -> StoreResult<Option<String>> {
+        let secret: Option<Option<String>> =
+            sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok(secret.flatten())
+    }
+
+    async fn consume_totp_step(&self, user_id: i64, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $1
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_api_2fa_bypass(&self, user_id: i64, on: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET api_2fa_bypass = $1 WHERE id = $2")
+            .bind(on)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn update_user(
+        &self,
+        user_id: i64,
+        username: &str,
+        display_name: &str,
+        role: Role,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET username = $1, display_name = $2, role = $3 WHERE id = $4",
+        )
+        .bind(username)
+        .bind(display_name)
+        .bind(role.as_str())
+        .bind(user_id)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, user_id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO clients (id, name, secret_hash, grants, scope, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(client.secret_hash.0.as_slice())
+        .bind(join(&client.grants, GrantType::as_str))
+        .bind(client.scope.to_string())
+        .bind(millis(client.created_at))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn client_by_id(&self, id: &str) -> StoreResult<Option<Client>> {
+        sqlx::query("SELECT * FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(client_from_row)
+            .transpose()
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        // COLLATE "C": the order SQLite's BINARY gives, whatever the server's locale.
+        sqlx::query(r#"SELECT * FROM clients ORDER BY id COLLATE "C""#)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(client_from_row)
+            .collect()
+    }
+
+    async fn delete_client(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_token(&self, token: &NewToken) -> StoreResult<Token> {
+        let (binding_kind, binding_value) = binding_columns(&token.binding);
+        let row = sqlx::query(
+            "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, status,
+                                 created_at, expires_at, creator_id, binding_kind, binding_value, family,
+                                 idle_timeout)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, $12, $13, $14, $15)
+             RETURNING *",
+        )
+        .bind(token.hash.0.as_slice())
+        .bind(token.kind.as_str())
+        .bind(token.door.as_str())
+        .bind(token.user_id)
+        .bind(&token.client_id)
+        .bind(&token.name)
+        .bind(&token.description)
+        .bind(token.scope.to_string())
+        .bind(millis(token.created_at))
+        .bind(token.expires_at.map(millis))
+        .bind(token.creator_id)
+        .bind(binding_kind)
+        .bind(binding_value)
+        .bind(token.family.map(|f| f.to_string()))
+        .bind(token.idle_timeout)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        token_from_row(&row)
+    }
+
+    async fn token_by_hash(&self, hash: &SecretHash) -> StoreResult<Option<Token>> {
+        sqlx::query("SELECT * FROM tokens WHERE hash = $1")
+            .bind(hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn token_by_id(&self, id: i64) -> StoreResult<Option<Token>> {
+        sqlx::query("SELECT * FROM tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn list_tokens(&self, query: &TokenQuery) -> StoreResult<Vec<Token>> {
+        queries::list_tokens::<Postgres>(query)
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn search_tokens(&self, search: &TokenSearch) -> StoreResult<Vec<Token>> {
+        queries::search_tokens::<Postgres>(search)
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(token_from_row)
+            .collect()
+    }
+
+    async fn count_tokens(&self, search: &TokenSearch) -> StoreResult<u64> {
+        let count: i64 = queries::count_tokens::<Postgres>(search)
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(count as u64)
+    }
+
+    async fn update_token(&self, id: i64, changes: &TokenChanges) -> StoreResult<bool> {
+        let done = queries::update_token::<Postgres>(id, changes)
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn replace_token_hash(
+        &self,
+        id: i64,
+        hash: &SecretHash,
+        creator_id: i64,
+    ) -> StoreResult<Option<SecretHash>> {
+        // FOR UPDATE: two replacements at once must not both report the same old hash.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let old: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT hash FROM tokens WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        let Some(old) = old else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE tokens SET hash = $1, creator_id = $2 WHERE id = $3")
+            .bind(hash.0.as_slice())
+            .bind(creator_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(hash_from_blob(old)?))
+    }
+
+    async fn delete_tokens(&self, ids: &[i64]) -> StoreResult<Vec<(i64, SecretHash)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One array parameter rather than one per id: PostgreSQL takes at most 65535.
+        sqlx::query("DELETE FROM tokens WHERE id = ANY($1) RETURNING id, hash")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(id_and_hash)
+            .collect()
+    }
+
+    async fn transition_token(
+        &self,
+        id: i64,
+        from: TokenStatus,
+        to: TokenStatus,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE tokens SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(from.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>> {
+        sqlx::query(
+            "UPDATE tokens SET status = 'revoked'
+             WHERE family = $1 AND status <> 'revoked' RETURNING id, hash",
+        )
+        .bind(family.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(id_and_hash)
+        .collect()
+    }
+
+    async fn revoke_older_door_tokens(
+        &self,
+        user_id: i64,
+        door: Door,
+        newer_id: i64,
+    ) -> StoreResult<Vec<(i64, SecretHash)>> {
+        sqlx::query(
+            "UPDATE tokens SET status = 'revoked'
+             WHERE user_id = $1 AND door = $2 AND id < $3 AND status IN ('active', 'disabled')
+             RETURNING id, hash",
+        )
+        .bind(user_id)
+        .bind(door.as_str())
+        .bind(newer_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .map(id_and_hash)
+        .collect()
+    }
+
+    async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // The whole batch in one statement, a round trip to the server rather than one per
+        // token; a token twice in the batch takes its latest time, and a time never moves back.
+        let (ids, times): (Vec<i64>, Vec<i64>) =
+            batch.iter().map(|(id, at)| (*id, millis(*at))).unzip();
+        sqlx::query(
+            "UPDATE tokens SET last_access = GREATEST(COALESCE(tokens.last_access, 0), used.at)
+             FROM (SELECT id, MAX(at) AS at FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS b (id, at)
+                   GROUP BY id) AS used
+             WHERE tokens.id = used.id",
+        )
+        .bind(ids)
+        .bind(times)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn behavior_setting(&self, name: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM behavior_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_behavior_setting(
+        &self,
+        name: &str,
+        value: Option<&str>,
+        at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let query = match value {
+            Some(value) => sqlx::query(
+                "INSERT INTO behavior_settings (name, value, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(value)
+            .bind(millis(at)),
+            None => sqlx::query("DELETE FROM behavior_settings WHERE name = $1").bind(name),
+        };
+        query.execute(&self.pool).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, door, actor_user_id, subject_user_id, token_id, client_id, source_ip, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(millis(event.at))
+        .bind(event.kind.as_str())
+        .bind(event.door.as_str())
+        .bind(event.actor_user_id)
+        .bind(event.subject_user_id)
+        .bind(event.token_id)
+        .bind(&event.client_id)
+        .bind(&event.source_ip)
+        .bind(&event.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        queries::list_audit::<Postgres>(query)
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(audit_from_row)
+            .collect()
+    }
+}

@@ -1,0 +1,333 @@
+//! The queries built at run time from a request — token searches (Zabbix's `token.get`), token
+//! and audit lists, partial token updates — written once for every database: they use only SQL
+//! that SQLite and PostgreSQL read alike, and the query builder writes each database's own
+//! placeholders. Every value is bound, never spliced into the text.
+
+use crate::rows::millis;
+use sqlx::{Database, Encode, QueryBuilder, Type};
+use tessera_core::{
+    AuditQuery, FieldValue, SearchMode, SortOrder, TokenChanges, TokenField, TokenQuery,
+    TokenSearch,
+};
+
+/// The column (or expression) a token field is stored in. Times are milliseconds; a missing
+/// one sorts as 0, as Zabbix shows it.
+fn sort_expression(field: TokenField) -> &'static str {
+    match field {
+        TokenField::Id => "id",
+        TokenField::Name => "name",
+        TokenField::Description => "description",
+        TokenField::UserId => "user_id",
+        TokenField::LastAccess => "COALESCE(last_access, 0)",
+        TokenField::Status => "status",
+        TokenField::ExpiresAt => "COALESCE(expires_at, 0)",
+        TokenField::CreatedAt => "created_at",
+        TokenField::CreatorId => "creator_id",
+    }
+}
+
+fn column(field: TokenField) -> &'static str {
+    match field {
+        TokenField::LastAccess => "last_access",
+        TokenField::ExpiresAt => "expires_at",
+        other => sort_expression(other),
+    }
+}
+
+/// Whether a field is stored as text; the others are integers (ids, Unix milliseconds).
+fn stored_as_text(field: TokenField) -> bool {
+    field.is_text() || field == TokenField::Status
+}
+
+fn is_time(field: TokenField) -> bool {
+    matches!(
+        field,
+        TokenField::LastAccess | TokenField::ExpiresAt | TokenField::CreatedAt
+    )
+}
+
+/// `SELECT * FROM tokens` matching a search, sorted and limited as it says.
+pub(crate) fn search_tokens<DB>(search: &TokenSearch) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    Vec<u8>: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT * FROM tokens WHERE ");
+    push_search(&mut sql, search);
+    sql.push(order_by(search));
+    if let Some(limit) = search.limit {
+        sql.push(" LIMIT ").push_bind(i64::from(limit));
+    }
+    sql
+}
+
+/// `SELECT COUNT(*)` of the tokens matching a search (its limit is ignored).
+pub(crate) fn count_tokens<DB>(search: &TokenSearch) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    Vec<u8>: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM tokens WHERE ");
+    push_search(&mut sql, search);
+    sql
+}
+
+/// `SELECT * FROM tokens` matching a list query, by ascending id.
+pub(crate) fn list_tokens<DB>(query: &TokenQuery) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT * FROM tokens WHERE 1 = 1");
+    if let Some(user_id) = query.user_id {
+        sql.push(" AND user_id = ").push_bind(user_id);
+    }
+    if let Some(door) = query.door {
+        sql.push(" AND door = ").push_bind(door.as_str().to_owned());
+    }
+    if let Some(kind) = query.kind {
+        sql.push(" AND kind = ").push_bind(kind.as_str().to_owned());
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND status = ")
+            .push_bind(status.as_str().to_owned());
+    }
+    if let Some(after) = query.after_id {
+        sql.push(" AND id > ").push_bind(after);
+    }
+    sql.push(" ORDER BY id LIMIT ")
+        .push_bind(i64::from(query.limit.max(1)));
+    sql
+}
+
+/// `UPDATE tokens` setting the fields a change names (only the id when it names none).
+pub(crate) fn update_token<DB>(id: i64, changes: &TokenChanges) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    Option<i64>: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("UPDATE tokens SET id = id");
+    if let Some(name) = &changes.name {
+        sql.push(", name = ").push_bind(name.clone());
+    }
+    if let Some(description) = &changes.description {
+        sql.push(", description = ").push_bind(description.clone());
+    }
+    if let Some(status) = changes.status {
+        sql.push(", status = ")
+            .push_bind(status.as_str().to_owned());
+    }
+    if let Some(expires_at) = changes.expires_at {
+        sql.push(", expires_at = ")
+            .push_bind(expires_at.map(millis));
+    }
+    sql.push(" WHERE id = ").push_bind(id);
+    sql
+}
+
+/// `SELECT * FROM audit_events` matching a query, newest first.
+pub(crate) fn list_audit<DB>(query: &AuditQuery) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT * FROM audit_events WHERE 1 = 1");
+    if let Some(kind) = query.kind {
+        sql.push(" AND kind = ").push_bind(kind.as_str().to_owned());
+    }
+    if let Some(door) = query.door {
+        sql.push(" AND door = ").push_bind(door.as_str().to_owned());
+    }
+    if let Some(user_id) = query.user_id {
+        sql.push(" AND (subject_user_id = ")
+            .push_bind(user_id)
+            .push(" OR actor_user_id = ")
+            .push_bind(user_id)
+            .push(")");
+    }
+    if let Some(token_id) = query.token_id {
+        sql.push(" AND token_id = ").push_bind(token_id);
+    }
+    if let Some(since) = query.since {
+        sql.push(" AND at >= ").push_bind(millis(since));
+    }
+    sql.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(i64::from(query.limit.max(1)));
+    sql
+}
+
+/// `ORDER BY` keys for a search: its sort fields, then the id so that the order is total.
+fn order_by(search: &TokenSearch) -> String {
+    let mut keys = String::from(" ORDER BY ");
+    for (field, order) in &search.sort {
+        let direction = match order {
+            SortOrder::Ascending => "ASC",
+            SortOrder::Descending => "DESC",
+        };
+        keys.push_str(sort_expression(*field));
+        keys.push(' ');
+        keys.push_str(direction);
+        keys.push_str(", ");
+    }
+    keys.push_str("id ASC");
+    keys
+}
+
+/// The WHERE clause of a token search.
+fn push_search<'a, DB>(sql: &mut QueryBuilder<'a, DB>, search: &TokenSearch)
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    Vec<u8>: Encode<'a, DB> + Type<DB>,
+{
+    sql.push("1 = 1");
+    if let Some(kind) = search.kind {
+        sql.push(" AND kind = ").push_bind(kind.as_str().to_owned());
+    }
+    if !search.statuses.is_empty() {
+        sql.push(" AND status IN (");
+        let mut list = sql.separated(", ");
+        for status in &search.statuses {
+            list.push_bind(status.as_str().to_owned());
+        }
+        sql.push(")");
+    }
+    // `IN (NULL, …)` rather than `IN (…)`: an empty list must match nothing, and `IN ()` is
+    // not SQL.
+    for (column, ids) in [("id", &search.ids), ("user_id", &search.user_ids)] {
+        if let Some(ids) = ids {
+            sql.push(format!(" AND {column} IN (NULL"));
+            for id in ids {
+                sql.push(", ").push_bind(*id);
+            }
+            sql.push(")");
+        }
+    }
+    if let Some(hash) = &search.hash {
+        sql.push(" AND hash = ").push_bind(hash.0.to_vec());
+    }
+    if let Some(at) = search.valid_at {
+        sql.push(" AND (expires_at IS NULL OR expires_at > ")
+            .push_bind(millis(at))
+            .push(")");
+    }
+    if let Some(at) = search.expired_at {
+        sql.push(" AND expires_at <= ").push_bind(millis(at));
+    }
+    for (field, values) in &search.filter {
+        sql.push(" AND (0 = 1");
+        for value in values {
+            sql.push(" OR ");
+            push_equals(sql, *field, value);
+        }
+        sql.push(")");
+    }
+    // Every term is a condition of its own, joined to the others with AND, or OR when any
+    // may match: Zabbix treats several terms of one field like several fields. A field with
+    // no terms adds none.
+    let terms: Vec<(TokenField, &String)> = search
+        .search
+        .iter()
+        .flat_map(|(field, terms)| terms.iter().map(move |term| (*field, term)))
+        .collect();
+    if !terms.is_empty() {
+        let mode = search.search_mode;
+        let joiner = if mode.any_field { " OR " } else { " AND " };
+        sql.push(if mode.exclude { " AND NOT (" } else { " AND (" });
+        for (i, (field, term)) in terms.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(joiner);
+            }
+            // Numbers are searched in their decimal text, as SQLite's LOWER() reads them and
+            // PostgreSQL's needs them cast.
+            let text = if stored_as_text(field) {
+                column(field).to_owned()
+            } else {
+                format!("CAST({} AS TEXT)", column(field))
+            };
+            sql.push(format!("LOWER({text}) LIKE "))
+                .push_bind(like_pattern(term, mode))
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(")");
+    }
+}
+
+/// `field = value`, with times compared by their Unix second and 0 meaning "none".
+///
+/// A value of the other type than the column is compared the way SQLite's type affinity does
+/// (a number with a text column as its decimal text, a text with an integer column as the
+/// integer it spells, if any), which PostgreSQL would refuse as a type error.
+fn push_equals<'a, DB>(sql: &mut QueryBuilder<'a, DB>, field: TokenField, value: &FieldValue)
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let column = column(field);
+    match value {
+        FieldValue::Integer(0) if is_time(field) => {
+            sql.push(format!("{column} IS NULL"));
+        }
+        FieldValue::Integer(seconds) if is_time(field) => {
+            let start = seconds.saturating_mul(1000);
+            sql.push(format!("({column} >= "))
+                .push_bind(start)
+                .push(format!(" AND {column} < "))
+                .push_bind(start.saturating_add(1000))
+                .push(")");
+        }
+        FieldValue::Integer(number) if stored_as_text(field) => {
+            sql.push(format!("{column} = "))
+                .push_bind(number.to_string());
+        }
+        FieldValue::Integer(number) => {
+            sql.push(format!("{column} = ")).push_bind(*number);
+        }
+        FieldValue::Text(text) if stored_as_text(field) => {
+            sql.push(format!("{column} = ")).push_bind(text.clone());
+        }
+        FieldValue::Text(text) => match text.parse::<i64>() {
+            Ok(number) => {
+                sql.push(format!("{column} = ")).push_bind(number);
+            }
+            Err(_) => {
+                sql.push("0 = 1");
+            }
+        },
+        FieldValue::Status(status) => {
+            sql.push("status = ").push_bind(status.as_str().to_owned());
+        }
+    }
+}
+
+/// A LIKE pattern for a search term: `%`, `_` and `\` in the term are literal; with wildcards,
+/// `*` matches anything and the term must match the whole field; otherwise the term may occur
+/// anywhere, or at the start.
+fn like_pattern(term: &str, mode: SearchMode) -> String {
+    let mut escaped = String::with_capacity(term.len() + 2);
+    for c in term.to_lowercase().chars() {
+        match c {
+            '%' | '_' | '\\' => {
+                escaped.push('\\');
+                escaped.push(c);
+            }
+            '*' if mode.wildcards => escaped.push('%'),
+            c => escaped.push(c),
+        }
+    }
+    match (mode.wildcards, mode.at_start) {
+        (true, _) => escaped,
+        (false, true) => format!("{escaped}%"),
+        (false, false) => format!("%{escaped}%"),
+    }
+}
