@@ -6,8 +6,10 @@ use proptest::prelude::*;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 
-const ROUTES: [&str; 16] = [
+const ROUTES: [&str; 18] = [
     "/oauth/token",
+    "/api_jsonrpc.php",
+    "/zabbix/api_jsonrpc.php",
     "/Token",
     "/evj/ExtraView/ev_api.action",
     "/generateToken",
@@ -165,6 +167,30 @@ fn random_request() -> impl Strategy<Value = RandomRequest> {
         random_form(),
         prop::collection::vec(any::<u8>(), 0..512),
         any::<String>().prop_map(|s| serde_json::json!({ "grant_type": s, "token": s })
+            .to_string()
+            .into_bytes()),
+        // JSON-RPC calls with random methods, params and auth, for the Zabbix door.
+        (
+            prop::sample::select(vec![
+                "user.login",
+                "token.get",
+                "token.create",
+                "user.get",
+                "apiinfo.version",
+                "x.y"
+            ]),
+            any::<String>(),
+            prop_oneof![
+                Just(serde_json::json!({})),
+                any::<String>().prop_map(|s| serde_json::json!([s])),
+                any::<String>().prop_map(
+                    |s| serde_json::json!({ "output": s, "tokenids": s, "sortfield": s })
+                )
+            ],
+        )
+            .prop_map(|(method, auth, params)| serde_json::json!({
+                "jsonrpc": "2.0", "method": method, "params": params, "auth": auth, "id": 1
+            })
             .to_string()
             .into_bytes()),
     ];
