@@ -12,4 +12,5 @@ mod oauth_token;
 mod owin;
 mod secrets_at_rest;
 mod whoami;
+mod zabbix;
 mod zabbix_fixtures;

@@ -208,22 +208,21 @@ async fn call(
     params: Value,
     auth: Option<String>,
 ) -> MethodResult {
-    // As PHP's list($api, $action) = explode('.', $method): a third part is ignored.
-    let lowered = method.to_ascii_lowercase();
-    let mut parts = lowered.split('.');
-    let api = parts.next().unwrap_or("");
-    let action = parts.next().unwrap_or("");
+    // As PHP's list($api, $action) = explode('.', $method): a third part is ignored, and
+    // names match ignoring case but are quoted back as sent.
+    let mut parts = method.split('.');
+    let (api_name, action_name) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (api, action) = (
+        api_name.to_ascii_lowercase(),
+        action_name.to_ascii_lowercase(),
+    );
+    let (api, action) = (api.as_str(), action.as_str());
     if !matches!(api, "apiinfo" | "user" | "token") {
-        let api_name = method.split('.').next().unwrap_or(method);
         return Err(ZabbixError::method_not_found(format!(
             "Incorrect API \"{api_name}\"."
         )));
     }
-    let method = &format!(
-        "{}.{}",
-        method.split('.').next().unwrap_or(""),
-        method.split('.').nth(1).unwrap_or("")
-    );
+    let method = format!("{api_name}.{action_name}");
     let known = matches!(
         (api, action),
         ("apiinfo", "version")
@@ -246,7 +245,7 @@ async fn call(
         _ => None,
     };
     let presented = auth.or(bearer);
-    let caller = if WITHOUT_AUTH.contains(&lowered.as_str()) {
+    let caller = if WITHOUT_AUTH.contains(&format!("{api}.{action}").as_str()) {
         if presented.is_some() {
             return Err(ZabbixError::invalid_params(format!(
                 "The \"{method}\" method must be called without the \"auth\" parameter."
