@@ -102,6 +102,10 @@ class Tessera:
         """Remember the secret parts of a token response (a dict or an OAuth2Token)."""
         self.remember(token.get("access_token"), token.get("refresh_token"))
 
+    def watch_log(self, *paths: Path) -> None:
+        """Also look for this session's secrets in these files (another server's output)."""
+        self.log_paths.extend(paths)
+
     def url(self, path: str) -> str:
         return self.base_url + path
 
