@@ -671,7 +671,7 @@ async fn names_fold_ascii_case_only_and_text_sorts_by_code_point(store: &dyn Sto
         .unwrap();
     assert!(store.user_by_username("émile").await.unwrap().is_none());
     assert!(store.user_by_username("éMILE").await.unwrap().is_none());
-    store
+    let second = store
         .insert_user(&new_user("émile", Role::User))
         .await
         .unwrap();
@@ -679,6 +679,14 @@ async fn names_fold_ascii_case_only_and_text_sorts_by_code_point(store: &dyn Sto
         store.insert_user(&new_user("éMILE", Role::User)).await,
         Err(StoreError::Conflict(subject)) if subject == "a user with this name"
     ));
+    assert!(matches!(
+        store.update_user(second.id, "ÉMILE", "", Role::User).await,
+        Err(StoreError::Conflict(subject)) if subject == "a user with this name"
+    ));
+    assert!(store
+        .update_user(second.id, "éMILE", "", Role::User)
+        .await
+        .unwrap());
     let user = store.user_by_username("Émile").await.unwrap().unwrap().0;
     for name in ["a", "B", "Ä"] {
         api_token(store, user.id, name, "").await;

@@ -45,7 +45,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Database URL: sqlite://PATH, sqlite:PATH or a bare file path
+    /// Database URL: sqlite://PATH, sqlite:PATH, a bare file path, or postgres://USER@HOST/DB
     #[arg(
         long,
         global = true,

@@ -54,6 +54,20 @@ impl Authority {
         Ok(())
     }
 
+    /// Descriptions may span lines but hold no other control characters (PostgreSQL cannot
+    /// even store NUL).
+    fn check_api_token_description(description: &str) -> Result<(), CoreError> {
+        let bad = description
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+        if bad || description.chars().count() > 2048 {
+            return Err(CoreError::InvalidInput(
+                "the description has at most 2048 characters and no control characters but line breaks and tabs".into(),
+            ));
+        }
+        Ok(())
+    }
+
     async fn api_token_name_taken(&self, owner_id: i64, name: &str) -> Result<bool, CoreError> {
         let search = TokenSearch {
             kind: Some(TokenKind::Api),
@@ -77,6 +91,7 @@ impl Authority {
         for new in &tokens {
             self.may_manage_tokens_of(actor, new.user_id)?;
             Self::check_api_token_name(&new.name)?;
+            Self::check_api_token_description(&new.description)?;
             self.user(new.user_id).await?;
             if seen.contains(&(new.user_id, new.name.as_str()))
                 || self.api_token_name_taken(new.user_id, &new.name).await?
@@ -192,6 +207,9 @@ impl Authority {
         origin: &Origin,
     ) -> Result<Token, CoreError> {
         let token = self.managed_api_token(actor, id).await?;
+        if let Some(description) = &changes.description {
+            Self::check_api_token_description(description)?;
+        }
         if let Some(name) = &changes.name {
             Self::check_api_token_name(name)?;
             let owner = token.user_id.unwrap_or(actor.id);

@@ -150,3 +150,14 @@ async fn a_zabbix_api_token_is_a_core_token_checked_everywhere_and_revoked_by_th
     let refused = rpc(&app, user_get(Some(&secret)), None).await;
     assert_eq!(refused["error"]["data"], "Not authorized.");
 }
+
+#[tokio::test]
+async fn a_description_with_control_characters_is_refused_but_line_breaks_are_kept() {
+    let app = zabbix_app("6.0.0").await;
+    let session = login(&app).await;
+    let create = |description: &str, name: &str| json!({"jsonrpc":"2.0","method":"token.create","params":{"name":name,"description":description},"auth":session,"id":6});
+    let refused = rpc(&app, create("bad\u{0}byte", "a"), None).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    let kept = rpc(&app, create("two\nlines", "b"), None).await;
+    assert!(kept["result"]["tokenids"].is_array(), "{kept}");
+}

@@ -201,6 +201,7 @@ pub const AUDIT_KINDS: &[&str] = &[
     "token.issued",
     "token.refused",
     "token.revoked",
+    "token.changed",
     "token.refresh_reused",
     "login.failed",
     "user.created",
