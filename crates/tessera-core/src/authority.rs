@@ -685,20 +685,32 @@ impl Authority {
         format: SecretFormat,
         origin: &Origin,
     ) -> Result<IssuedToken, CoreError> {
-        let request = IssueRequest {
+        let request = self.session_request(user, Some(lifetime), binding, format, None);
+        self.issue(request, origin).await
+    }
+
+    /// A user's session token: the default scope, no client, no name.
+    fn session_request(
+        &self,
+        user: &User,
+        lifetime: Option<Lifetime>,
+        binding: Binding,
+        format: SecretFormat,
+        idle_timeout: Option<i64>,
+    ) -> IssueRequest {
+        IssueRequest {
             kind: TokenKind::Session,
             user_id: Some(user.id),
             client_id: None,
             name: String::new(),
             description: String::new(),
             scope: self.inner.default_scope.clone(),
-            lifetime: Some(lifetime),
+            lifetime,
             binding,
             format,
             family: None,
-            idle_timeout: None,
-        };
-        self.issue(request, origin).await
+            idle_timeout,
+        }
     }
 
     /// OAuth password grant: a user's access token and refresh token, after the password (and

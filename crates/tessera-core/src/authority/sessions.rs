@@ -1,7 +1,7 @@
 //! Sign-in sessions of the JSON-RPC door (Zabbix's `user.login` / `user.logout`): a 32-hex
 //! session id that ends when it goes unused for the idle timeout, or at logout.
 
-use super::{Authority, IssueRequest, IssuedToken, Origin};
+use super::{Authority, IssuedToken, Origin};
 use crate::error::CoreError;
 use crate::secret::{SecretFormat, TokenSecret};
 use crate::token::{Binding, TokenKind};
@@ -16,19 +16,8 @@ impl Authority {
         idle_timeout: Option<Duration>,
         origin: &Origin,
     ) -> Result<IssuedToken, CoreError> {
-        let request = IssueRequest {
-            kind: TokenKind::Session,
-            user_id: Some(user.id),
-            client_id: None,
-            name: String::new(),
-            description: String::new(),
-            scope: self.inner.default_scope.clone(),
-            lifetime: None,
-            binding: Binding::None,
-            format: SecretFormat::Hex128,
-            family: None,
-            idle_timeout: idle_timeout.map(|d| d.as_secs().max(1) as i64),
-        };
+        let idle = idle_timeout.map(|d| d.as_secs().max(1) as i64);
+        let request = self.session_request(user, None, Binding::None, SecretFormat::Hex128, idle);
         self.issue(request, origin).await
     }
 

@@ -346,15 +346,7 @@ async fn create(call: &Call<'_>) -> MethodResult {
                 &call.origin,
             )
             .await
-            .map_err(|e| match e {
-                tessera_core::CoreError::Conflict(_) => ZabbixError::invalid_params(format!(
-                    "User with username \"{}\" already exists.",
-                    map.get("username")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                )),
-                other => core_error(other),
-            })?;
+            .map_err(|e| user_error(e, map))?;
         created.push(user.id.to_string());
     }
     Ok(json!({ "userids": created }))
@@ -417,15 +409,7 @@ async fn update(call: &Call<'_>) -> MethodResult {
                     &call.origin,
                 )
                 .await
-                .map_err(|e| match e {
-                    tessera_core::CoreError::Conflict(_) => ZabbixError::invalid_params(format!(
-                        "User with username \"{}\" already exists.",
-                        map.get("username")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    )),
-                    other => core_error(other),
-                })?;
+                .map_err(|e| user_error(e, map))?;
         }
         updated.push(user_id.to_string());
     }
@@ -464,6 +448,19 @@ async fn delete(call: &Call<'_>) -> MethodResult {
             .map_err(core_error)?;
     }
     Ok(json!({ "userids": ids.iter().map(|id| id.to_string()).collect::<Vec<_>>() }))
+}
+
+/// A core error from creating or changing a user: a taken name in Zabbix's words.
+fn user_error(error: tessera_core::CoreError, map: &Map<String, Value>) -> ZabbixError {
+    match error {
+        tessera_core::CoreError::Conflict(_) => ZabbixError::invalid_params(format!(
+            "User with username \"{}\" already exists.",
+            map.get("username")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        )),
+        other => core_error(other),
+    }
 }
 
 fn no_permission_to_call(method: &str) -> ZabbixError {
