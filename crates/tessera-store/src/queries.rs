@@ -168,13 +168,22 @@ where
 fn order_by(search: &TokenSearch) -> String {
     let mut keys = String::from(" ORDER BY ");
     for (field, order) in &search.sort {
-        let direction = match order {
-            SortOrder::Ascending => "ASC",
-            SortOrder::Descending => "DESC",
+        // Missing times (never used, never expires) sort as Zabbix's 0: first going up, last
+        // going down. NULLS FIRST/LAST on the bare column says that while keeping the
+        // (kind, last_access) and (kind, expires_at) indexes usable, which COALESCE(x, 0)
+        // does not (a full sort of every token at a million). Only an expiry before 1970
+        // would sort differently.
+        let key = match (field, order) {
+            (TokenField::LastAccess | TokenField::ExpiresAt, SortOrder::Ascending) => {
+                format!("{} ASC NULLS FIRST", column(*field))
+            }
+            (TokenField::LastAccess | TokenField::ExpiresAt, SortOrder::Descending) => {
+                format!("{} DESC NULLS LAST", column(*field))
+            }
+            (_, SortOrder::Ascending) => format!("{} ASC", sort_expression(*field)),
+            (_, SortOrder::Descending) => format!("{} DESC", sort_expression(*field)),
         };
-        keys.push_str(sort_expression(*field));
-        keys.push(' ');
-        keys.push_str(direction);
+        keys.push_str(&key);
         keys.push_str(", ");
     }
     keys.push_str("id ASC");
