@@ -25,15 +25,17 @@ import statistics
 import sys
 import time
 
-# Zabbix sort fields and how order_by() writes them.
+# Zabbix sort fields and how order_by() in queries.rs writes them. Missing times sort as 0:
+# on the bare column, NULLS FIRST going up and NULLS LAST going down (so the indexes serve).
 SORT_EXPRESSION = {
     "tokenid": "id",
     "name": "name",
-    "lastaccess": "COALESCE(last_access, 0)",
+    "lastaccess": "last_access",
     "status": "status",
-    "expires_at": "COALESCE(expires_at, 0)",
+    "expires_at": "expires_at",
     "created_at": "created_at",
 }
+NULLABLE = {"lastaccess", "expires_at"}
 
 
 def cases(user, token_id, now):
@@ -125,8 +127,13 @@ def build_sql(params, variant=None):
     fields = fields if isinstance(fields, list) else [fields]
     order = params.get("sortorder", "ASC")
     nulls = (" " + variant["nulls"]) if "nulls" in variant else ""
-    keys = [f"{variant.get(f, SORT_EXPRESSION[f])} {order}{nulls if f in variant else ''}"
-            for f in fields]
+    def key(f):
+        if f in variant:
+            return f"{variant[f]} {order}{nulls}"
+        if f in NULLABLE:
+            return f"{SORT_EXPRESSION[f]} {order} " + ("NULLS FIRST" if order == "ASC" else "NULLS LAST")
+        return f"{SORT_EXPRESSION[f]} {order}"
+    keys = [key(f) for f in fields]
     sql += " ORDER BY " + "".join(k + ", " for k in keys) + "id ASC"
     if "limit" in params:
         sql += " LIMIT ?"
