@@ -8,6 +8,7 @@
 //! core's, as for every door without a place for a code.
 
 use crate::params::{ParamError, Params};
+use crate::responses::escape_markup;
 use crate::startup::{ExtraViewConfig, ExtraViewXml};
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -42,7 +43,7 @@ struct Reply {
 impl Reply {
     fn message(&self, status: StatusCode, message: &str) -> Response {
         if self.xml {
-            let body = format!("<error>{}</error>", escape_xml(message));
+            let body = format!("<error>{}</error>", escape_markup(message));
             (status, [(header::CONTENT_TYPE, XML)], body).into_response()
         } else {
             (status, [(header::CONTENT_TYPE, TEXT)], message.to_owned()).into_response()
@@ -84,7 +85,7 @@ impl Reply {
             );
             return ([(header::CONTENT_TYPE, TEXT)], body).into_response();
         }
-        let scope = escape_xml(&scope);
+        let scope = escape_markup(&scope);
         let expiration = match config.xml {
             ExtraViewXml::WellFormed => format!("<expiration_date> {expires} </expiration_date>"),
             ExtraViewXml::Legacy => format!("<Expiration Date> {expires} </lifetime>"),
@@ -98,13 +99,6 @@ impl Reply {
 
 const TEXT: &str = "text/plain; charset=UTF-8";
 const XML: &str = "text/xml; charset=UTF-8";
-
-fn escape_xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 async fn ev_api(
     State(state): State<AppState>,
