@@ -16,6 +16,7 @@ pub enum AuditKind {
     TokenChanged,
     RefreshReused,
     LoginFailed,
+    AccountLocked,
     UserCreated,
     UserChanged,
     UserDeleted,
@@ -25,13 +26,14 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 12] = [
+    pub const ALL: [AuditKind; 13] = [
         AuditKind::TokenIssued,
         AuditKind::TokenRefused,
         AuditKind::TokenRevoked,
         AuditKind::TokenChanged,
         AuditKind::RefreshReused,
         AuditKind::LoginFailed,
+        AuditKind::AccountLocked,
         AuditKind::UserCreated,
         AuditKind::UserChanged,
         AuditKind::UserDeleted,
@@ -48,6 +50,7 @@ impl AuditKind {
             AuditKind::TokenChanged => "token.changed",
             AuditKind::RefreshReused => "token.refresh_reused",
             AuditKind::LoginFailed => "login.failed",
+            AuditKind::AccountLocked => "login.locked",
             AuditKind::UserCreated => "user.created",
             AuditKind::UserChanged => "user.changed",
             AuditKind::UserDeleted => "user.deleted",

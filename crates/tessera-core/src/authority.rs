@@ -14,11 +14,12 @@ use crate::client::{Client, GrantType, NewClient};
 use crate::clock::Clock;
 use crate::error::{CoreError, Refusal};
 use crate::last_access::LastAccessBatch;
+use crate::lockout::{AttemptTurns, SourceThrottle};
 use crate::password::{Password, PasswordHasher};
 use crate::scope::Scope;
 use crate::secret::{SecretFormat, TokenSecret};
 use crate::settings::{Lifetime, Settings};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreChange, StoreError};
 use crate::token::{Binding, Door, NewToken, Token, TokenKind, TokenQuery, TokenStatus};
 use crate::user::{NewUser, Permission, Role, User, Username};
 use std::net::IpAddr;
@@ -28,6 +29,14 @@ use uuid::Uuid;
 
 /// The name of the super admin created on first start.
 pub const BOOTSTRAP_ADMIN: &str = "Admin";
+
+/// How many source addresses the sign-in throttle remembers; the least recent go first.
+const SOURCES_TRACKED: usize = 100_000;
+
+/// How often a failure retries counting itself against an account that others keep changing.
+const COUNT_ATTEMPTS: usize = 8;
+/// How many accounts the sign-in turns remember; the least recent go first.
+const ACCOUNTS_TRACKED: usize = 100_000;
 
 /// Who is asking, through which door, from where. Recorded in the audit trail and used to
 /// check token bindings.
@@ -117,6 +126,9 @@ struct Inner {
     passwords: PasswordHasher,
     cache: TokenCache,
     last_access: LastAccessBatch,
+    sources: SourceThrottle,
+    source_turns: AttemptTurns<IpAddr>,
+    account_turns: AttemptTurns<i64>,
 }
 
 impl Authority {
@@ -138,6 +150,10 @@ impl Authority {
             settings.password_queue,
         )?;
         let cache = TokenCache::new(settings.cache_capacity, settings.cache_ttl);
+        let sources = SourceThrottle::new(settings.source_lockout, SOURCES_TRACKED);
+        // As many attempts at once as a lock allows: more wait, and see the lock they make.
+        let source_turns = AttemptTurns::new(settings.source_lockout.threshold, SOURCES_TRACKED);
+        let account_turns = AttemptTurns::new(settings.account_lockout.threshold, ACCOUNTS_TRACKED);
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -148,6 +164,9 @@ impl Authority {
                 passwords,
                 cache,
                 last_access: LastAccessBatch::default(),
+                sources,
+                source_turns,
+                account_turns,
             }),
         })
     }
@@ -172,6 +191,26 @@ impl Authority {
         self.inner.store.as_ref()
     }
 
+    /// Makes the check cache forget what other processes change in a shared database, as soon
+    /// as the store hears of it (PostgreSQL's LISTEN/NOTIFY). Without it, or when an
+    /// announcement is lost, a cached check is still trusted only for `cache_ttl`. For a
+    /// long-running server; the watch ends when the last clone of this authority is dropped.
+    pub fn follow_store_changes(&self) {
+        let inner = Arc::downgrade(&self.inner);
+        self.inner.store.watch_changes(Arc::new(move |change| {
+            let Some(inner) = inner.upgrade() else {
+                return false;
+            };
+            match change {
+                StoreChange::Token(hash) => inner.cache.evict(&hash),
+                // Entries are keyed by token, so a user's change forgets them all, as a
+                // change made on this node does.
+                StoreChange::User(_) | StoreChange::Unknown => inner.cache.clear(),
+            }
+            true
+        }));
+    }
+
     /// Whether the database answers.
     pub async fn ready(&self) -> Result<(), CoreError> {
         Ok(self.store().ping().await?)
@@ -190,7 +229,7 @@ impl Authority {
             Some(password) => (password, false),
             None => (Password::generate(), true),
         };
-        let admin = self
+        let created = self
             .create_user(
                 Username::parse(BOOTSTRAP_ADMIN)?,
                 "Administrator".into(),
@@ -199,7 +238,15 @@ impl Authority {
                 &password,
                 &Origin::new(Door::Cli),
             )
-            .await?;
+            .await;
+        let admin = match created {
+            Ok(admin) => admin,
+            // Several nodes started at once on a new database: another one created Admin.
+            Err(CoreError::Conflict(_)) if self.store().count_super_admins().await? > 0 => {
+                return Ok(None)
+            }
+            Err(error) => return Err(error),
+        };
         Ok(Some(Bootstrap {
             admin,
             generated_password: generated.then_some(password),
@@ -353,33 +400,77 @@ impl Authority {
         second_factor: SecondFactor<'_>,
         origin: &Origin,
     ) -> Result<User, CoreError> {
-        let user = self.check_password(username, password, origin).await?;
+        // Attempts take turns per source and per account, held until the attempt's outcome is
+        // counted (the second factor included): see `AttemptTurns`.
+        let (_source_turn, _) = self.inner.source_turns.enter(origin.source_ip, false).await;
+        let mut found = self.store().user_by_username(username).await?;
+        let account = found.as_ref().map(|(user, _)| user.id);
+        // An account without failures lets a few attempts run at once (a service signing in
+        // from several workers); one with failures takes them one at a time, each seeing the
+        // count the one before left, so that no more than the lock allows are ever checked.
+        let failing = |found: &Option<(User, String)>| {
+            found
+                .as_ref()
+                .is_some_and(|(user, _)| user.failed_sign_ins.count > 0)
+        };
+        let (mut account_turn, waited) = self
+            .inner
+            .account_turns
+            .enter(account, failing(&found))
+            .await;
+        if waited {
+            // An attempt ahead of this one may have failed, or locked the account.
+            let shared = !failing(&found);
+            found = self.store().user_by_username(username).await?;
+            if shared && failing(&found) {
+                drop(account_turn.take());
+                account_turn = self.inner.account_turns.enter(account, true).await.0;
+                found = self.store().user_by_username(username).await?;
+            }
+        }
+        let _account_turn = account_turn;
+        let user = self.check_password(found, password, origin).await?;
+        let signed_in = |user: User| async move {
+            // Only a complete sign-in ends the count: with two-factor sign-in, a known password
+            // must not reset the count of guessed codes.
+            if user.failed_sign_ins.count > 0 {
+                self.store().clear_failed_sign_ins(user.id).await?;
+            }
+            Ok(user)
+        };
         if !user.totp_enabled {
-            return Ok(user);
+            return signed_in(user).await;
         }
         let refused = match second_factor {
             SecondFactor::ApiBypass
                 if user.api_2fa_bypass && user.has_permission(Permission::Exclude2fa) =>
             {
-                return Ok(user)
+                return signed_in(user).await
             }
             SecondFactor::ApiBypass => (
                 "two-factor user without the API bypass",
                 CoreError::InvalidCredentials,
             ),
             SecondFactor::Code(Some(code)) if self.consume_totp_code(&user, code).await? => {
-                return Ok(user)
+                return signed_in(user).await
             }
-            SecondFactor::Code(code) => (
+            SecondFactor::Code(code) => {
+                // A wrong code is a guess like a wrong password: six digits must not be
+                // tried a million times.
                 if code.is_some() {
-                    "wrong or reused two-factor code"
-                } else {
-                    "two-factor code missing"
-                },
-                CoreError::InvalidGrant(
-                    "a valid two-factor code (parameter totp) is required".into(),
-                ),
-            ),
+                    self.count_failure(Some(&user), origin).await?;
+                }
+                (
+                    if code.is_some() {
+                        "wrong or reused two-factor code"
+                    } else {
+                        "two-factor code missing"
+                    },
+                    CoreError::InvalidGrant(
+                        "a valid two-factor code (parameter totp) is required".into(),
+                    ),
+                )
+            }
         };
         self.record(AuditKind::LoginFailed, origin, |e| {
             e.subject_user_id = Some(user.id);
@@ -489,38 +580,118 @@ impl Authority {
 
     /// Checks a user name and password. Unknown, disabled and wrong all cost one Argon2id
     /// verification and give the same error.
+    /// Checks a password for the user found by name, under the lockout policies. Every
+    /// refusal (unknown user, wrong password, disabled user, locked account, locked-out
+    /// source) is the same error after the same work, one Argon2 verification, so none can be
+    /// told apart.
     async fn check_password(
         &self,
-        username: &str,
+        found: Option<(User, String)>,
         password: &Password,
         origin: &Origin,
     ) -> Result<User, CoreError> {
-        let found = self.store().user_by_username(username).await?;
-        let stored_hash = found.as_ref().map(|(_, hash)| hash.as_str());
+        let now = self.now();
+        let source_locked = origin
+            .source_ip
+            .is_some_and(|ip| self.inner.sources.is_locked(ip, now));
+        let account_locked = found.as_ref().is_some_and(|(user, _)| {
+            let failed = &user.failed_sign_ins;
+            self.inner
+                .settings
+                .account_lockout
+                .is_locked(failed.count, failed.last_at, now)
+        });
+        // While locked, the password is not even looked at: the dummy hash takes its place.
+        let stored_hash = match &found {
+            Some((_, hash)) if !source_locked && !account_locked => Some(hash.as_str()),
+            _ => None,
+        };
         let matched = self.inner.passwords.verify(password, stored_hash).await?;
-        match found {
-            Some((user, _)) if matched && user.enabled => Ok(user),
-            Some((user, _)) => {
-                let reason = if matched {
-                    "user disabled"
-                } else {
-                    "wrong password"
-                };
-                self.record(AuditKind::LoginFailed, origin, |e| {
-                    e.subject_user_id = Some(user.id);
-                    e.detail = reason.into();
-                })
-                .await?;
-                Err(CoreError::InvalidCredentials)
+        let user = found.map(|(user, _)| user);
+        let reason = match &user {
+            _ if source_locked => "source address locked out",
+            Some(_) if account_locked => "account locked",
+            Some(user) if matched && user.enabled => return Ok(user.clone()),
+            Some(_) if matched => "user disabled",
+            Some(_) => "wrong password",
+            None => "unknown user",
+        };
+        self.record(AuditKind::LoginFailed, origin, |e| {
+            e.subject_user_id = user.as_ref().map(|u| u.id);
+            e.detail = reason.into();
+        })
+        .await?;
+        // A guess counts against the source and the account, but not one refused unchecked
+        // during a lock (the lock is not lengthened by them, as in Zabbix), nor a disabled
+        // user's right password.
+        if !matched && !source_locked && !account_locked {
+            self.count_failure(user.as_ref(), origin).await?;
+        }
+        Err(CoreError::InvalidCredentials)
+    }
+
+    /// Counts a failed sign-in against the source address and the user (if any); records the
+    /// lock it starts.
+    async fn count_failure(&self, user: Option<&User>, origin: &Origin) -> Result<(), CoreError> {
+        let now = self.now();
+        if let Some(ip) = origin.source_ip {
+            self.inner.sources.fail(ip, now);
+        }
+        let Some(user) = user else {
+            return Ok(());
+        };
+        let ip = origin
+            .source_ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        // A compare-and-set, so that failures counted at once on several nodes all count.
+        let mut current = user.failed_sign_ins.clone();
+        let mut count = None;
+        for _ in 0..COUNT_ATTEMPTS {
+            let next = current.plus_one(now, ip.clone());
+            if self
+                .store()
+                .swap_failed_sign_ins(user.id, &current, &next)
+                .await?
+            {
+                count = Some(next.count);
+                break;
             }
-            None => {
-                self.record(AuditKind::LoginFailed, origin, |e| {
-                    e.detail = "unknown user".into();
-                })
-                .await?;
-                Err(CoreError::InvalidCredentials)
+            match self.store().user_by_id(user.id).await? {
+                Some(fresh) => current = fresh.failed_sign_ins,
+                None => return Ok(()),
             }
         }
+        let Some(count) = count else {
+            tracing::warn!(
+                user_id = user.id,
+                "could not count a failed sign-in: too much contention"
+            );
+            return Ok(());
+        };
+        if let Some(until) = self.inner.settings.account_lockout.locked_until(count, now) {
+            self.record(AuditKind::AccountLocked, origin, |e| {
+                e.subject_user_id = Some(user.id);
+                e.detail = format!(
+                    "locked for {} s after {count} failed sign-ins",
+                    (until - now).whole_seconds()
+                );
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends a user's lockout and forgets their failed sign-ins (Zabbix's `user.unblock`).
+    pub async fn unlock_user(&self, user_id: i64, origin: &Origin) -> Result<(), CoreError> {
+        if !self.store().clear_failed_sign_ins(user_id).await? {
+            return Err(CoreError::NotFound(format!("no user with id {user_id}")));
+        }
+        self.record(AuditKind::UserChanged, origin, |e| {
+            e.subject_user_id = Some(user_id);
+            e.detail = "unlocked".into();
+        })
+        .await
     }
 
     // ----- clients -----
@@ -644,35 +815,43 @@ impl Authority {
         request: IssueRequest,
         origin: &Origin,
     ) -> Result<IssuedToken, CoreError> {
+        let (new, secret) = self.new_token(request, origin);
+        let token = self.store().insert_token(&new).await?;
+        self.record_issued(&token, origin).await?;
+        Ok(IssuedToken { token, secret })
+    }
+
+    /// A token to store for a request, and its secret.
+    fn new_token(&self, request: IssueRequest, origin: &Origin) -> (NewToken, TokenSecret) {
         let now = self.now();
         let secret = TokenSecret::generate(request.format);
-        let token = self
-            .store()
-            .insert_token(&NewToken {
-                hash: secret.hash(),
-                kind: request.kind,
-                door: origin.door,
-                user_id: request.user_id,
-                client_id: request.client_id,
-                name: request.name,
-                description: request.description,
-                scope: request.scope,
-                created_at: now,
-                expires_at: request.lifetime.map(|l| now + l.as_duration()),
-                creator_id: origin.actor_user_id.or(request.user_id),
-                binding: request.binding,
-                family: request.family,
-                idle_timeout: request.idle_timeout,
-            })
-            .await?;
+        let token = NewToken {
+            hash: secret.hash(),
+            kind: request.kind,
+            door: origin.door,
+            user_id: request.user_id,
+            client_id: request.client_id,
+            name: request.name,
+            description: request.description,
+            scope: request.scope,
+            created_at: now,
+            expires_at: request.lifetime.map(|l| now + l.as_duration()),
+            creator_id: origin.actor_user_id.or(request.user_id),
+            binding: request.binding,
+            family: request.family,
+            idle_timeout: request.idle_timeout,
+        };
+        (token, secret)
+    }
+
+    async fn record_issued(&self, token: &Token, origin: &Origin) -> Result<(), CoreError> {
         self.record(AuditKind::TokenIssued, origin, |e| {
             e.subject_user_id = token.user_id;
             e.token_id = Some(token.id);
             e.client_id = token.client_id.clone();
             e.detail = format!("{} token", token.kind);
         })
-        .await?;
-        Ok(IssuedToken { token, secret })
+        .await
     }
 
     /// The token a vendor door hands a user who just signed in: a session token with the
@@ -687,6 +866,36 @@ impl Authority {
     ) -> Result<IssuedToken, CoreError> {
         let request = self.session_request(user, Some(lifetime), binding, format, None);
         self.issue(request, origin).await
+    }
+
+    /// Like [`issue_session`](Self::issue_session), and the token replaces every earlier one
+    /// the user got through the same door (OWIN's "a new token discards the old ones"). Issue
+    /// and discard are one step in the store, so sign-ins at the same moment on several nodes
+    /// leave exactly one token alive: the last one issued.
+    pub async fn issue_sole_session(
+        &self,
+        user: &User,
+        lifetime: Lifetime,
+        binding: Binding,
+        format: SecretFormat,
+        origin: &Origin,
+    ) -> Result<IssuedToken, CoreError> {
+        let request = self.session_request(user, Some(lifetime), binding, format, None);
+        let (new, secret) = self.new_token(request, origin);
+        let (token, discarded) = self.store().insert_sole_door_token(&new).await?;
+        for (_, hash) in &discarded {
+            self.inner.cache.evict(hash);
+        }
+        self.record_issued(&token, origin).await?;
+        for (id, _) in &discarded {
+            self.record(AuditKind::TokenRevoked, origin, |e| {
+                e.subject_user_id = Some(user.id);
+                e.token_id = Some(*id);
+                e.detail = format!("discarded by the newer token {}", token.id);
+            })
+            .await?;
+        }
+        Ok(IssuedToken { token, secret })
     }
 
     /// A user's session token: the default scope, no client, no name.
@@ -962,6 +1171,7 @@ impl Authority {
         let entry = match self.inner.cache.get(&hash) {
             Some(entry) => entry,
             None => {
+                let mark = self.inner.cache.mark();
                 let Some(token) = self.store().token_by_hash(&hash).await? else {
                     return Err(self.refuse(None, Refusal::Unknown, origin).await);
                 };
@@ -969,7 +1179,7 @@ impl Authority {
                     Some(id) => self.store().user_by_id(id).await?.map(Arc::new),
                     None => None,
                 };
-                self.inner.cache.insert(Arc::new(token), user)
+                self.inner.cache.insert(Arc::new(token), user, mark)
             }
         };
         let token = &entry.token;
@@ -1078,30 +1288,6 @@ impl Authority {
         }
     }
 
-    /// Revokes every token a user got through the origin's door before `keep`: the OWIN rule
-    /// that a new token "discards any existing tokens". Answers how many went.
-    pub async fn revoke_earlier_door_tokens(
-        &self,
-        user_id: i64,
-        keep: &Token,
-        origin: &Origin,
-    ) -> Result<usize, CoreError> {
-        let revoked = self
-            .store()
-            .revoke_older_door_tokens(user_id, origin.door, keep.id)
-            .await?;
-        for (id, hash) in &revoked {
-            self.inner.cache.evict(hash);
-            self.record(AuditKind::TokenRevoked, origin, |e| {
-                e.subject_user_id = Some(user_id);
-                e.token_id = Some(*id);
-                e.detail = format!("discarded by the newer token {}", keep.id);
-            })
-            .await?;
-        }
-        Ok(revoked.len())
-    }
-
     /// Revokes a token by id (operators, the CLI). Answers whether it was active before.
     pub async fn revoke_id(&self, id: i64, origin: &Origin) -> Result<bool, CoreError> {
         let token = self.token(id).await?;
@@ -1141,6 +1327,25 @@ impl Authority {
 
     pub async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, CoreError> {
         Ok(self.store().list_audit(query).await?)
+    }
+
+    /// Deletes the audit events older than the retention setting; answers how many went.
+    pub async fn prune_audit(&self) -> Result<u64, CoreError> {
+        const BATCH: u32 = 10_000;
+        let Some(retention) = self.inner.settings.audit_retention else {
+            return Ok(0);
+        };
+        let before = self.now() - retention;
+        let mut pruned = 0;
+        loop {
+            let deleted = self.store().prune_audit(before, BATCH).await?;
+            pruned += deleted;
+            if deleted < u64::from(BATCH) {
+                return Ok(pruned);
+            }
+            // Let requests at the database between batches.
+            tokio::task::yield_now().await;
+        }
     }
 
     async fn record(

@@ -4,14 +4,19 @@
 //! once, with a bounded queue in front: a flood of logins waits or is turned away, while token
 //! checks (which never hash) keep running on the async workers. A login for an unknown user is
 //! verified against a dummy hash of the same cost, so it takes as long as a wrong password.
+//!
+//! Each verification needs `memory_kib` of working memory (19 MiB by default). It is taken from
+//! a pool of buffers, one per worker, allocated once: allocating it afresh for every sign-in
+//! left the allocator holding hundreds of MiB after a burst of logins.
 
 use crate::error::CoreError;
 use crate::settings::Argon2Settings;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher as _, Version};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
 /// The longest password accepted: long enough for any passphrase, short enough that hashing it
@@ -71,6 +76,8 @@ struct Inner {
     queue_limit: usize,
     /// A hash of a random password with the current cost, verified for unknown users.
     dummy_hash: String,
+    /// Working memory for verifications, reused (at most one buffer per worker is ever out).
+    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 impl PasswordHasher {
@@ -94,6 +101,7 @@ impl PasswordHasher {
                 waiting: AtomicUsize::new(0),
                 queue_limit,
                 dummy_hash,
+                buffers: Arc::new(Mutex::new(Vec::new())),
             }),
         })
     }
@@ -116,15 +124,9 @@ impl PasswordHasher {
         let known = stored.is_some();
         let phc = stored.unwrap_or(&self.inner.dummy_hash).to_owned();
         let password = password.clone();
+        let buffers = self.inner.buffers.clone();
         let matched = self
-            .run(move || {
-                let Ok(parsed) = PasswordHash::new(&phc) else {
-                    return false;
-                };
-                Argon2::default()
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .run(move || verify_with(&buffers, &phc, password.expose().as_bytes()))
             .await?;
         Ok(known && matched)
     }
@@ -147,6 +149,50 @@ impl PasswordHasher {
             .await
             .map_err(|_| CoreError::Internal("a password hashing thread failed".into()))
     }
+}
+
+/// Verifies a password against a PHC string with working memory from the pool; the hash is
+/// compared in constant time. A malformed PHC string never matches.
+fn verify_with(buffers: &Mutex<Vec<Vec<Block>>>, phc: &str, password: &[u8]) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks_needed = params.block_count();
+    let mut memory = {
+        let mut pool = buffers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        pool.pop().unwrap_or_default()
+    };
+    if memory.len() < blocks_needed {
+        memory.resize(blocks_needed, Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let hashed = Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, &mut memory[..blocks_needed])
+        .is_ok();
+    buffers
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(memory);
+    hashed && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 fn hash_with(params: &Params, password: &str) -> Result<String, CoreError> {
@@ -183,6 +229,43 @@ mod tests {
         assert!(hasher.verify(&password, Some(&phc)).await.unwrap());
         let wrong = Password::new("battery staple").unwrap();
         assert!(!hasher.verify(&wrong, Some(&phc)).await.unwrap());
+    }
+
+    /// The pooled verification agrees with the argon2 crate's own, for hashes made with other
+    /// costs (a user hashed before the settings changed), and refuses malformed strings.
+    #[tokio::test]
+    async fn hashes_of_any_cost_verify_with_the_pooled_memory() {
+        let hasher = cheap();
+        let password = Password::new("correct horse").unwrap();
+        for (m, t, p) in [(128, 1, 1), (64, 2, 2), (256, 1, 1), (64, 1, 1)] {
+            let params = Params::new(m, t, p, None).unwrap();
+            let phc = hash_with(&params, password.expose()).unwrap();
+            let parsed = PasswordHash::new(&phc).unwrap();
+            assert!(argon2::PasswordVerifier::verify_password(
+                &Argon2::default(),
+                password.expose().as_bytes(),
+                &parsed
+            )
+            .is_ok());
+            assert!(hasher.verify(&password, Some(&phc)).await.unwrap(), "{phc}");
+            let wrong = Password::new("correct horsf").unwrap();
+            assert!(!hasher.verify(&wrong, Some(&phc)).await.unwrap(), "{phc}");
+        }
+        for broken in [
+            "",
+            "$argon2id$",
+            "not a hash",
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$",
+        ] {
+            assert!(
+                !hasher.verify(&password, Some(broken)).await.unwrap(),
+                "{broken}"
+            );
+        }
+        assert!(
+            hasher.inner.buffers.lock().unwrap().len() <= 2,
+            "one buffer per worker"
+        );
     }
 
     #[tokio::test]

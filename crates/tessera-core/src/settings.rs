@@ -1,6 +1,7 @@
 //! The knobs of the core, with defaults that are safe for production.
 
 use crate::error::CoreError;
+use crate::lockout::LockoutPolicy;
 use std::time::Duration;
 
 /// The longest lifetime any token may ask for: ten years. Anything longer is a mistake.
@@ -72,6 +73,12 @@ pub struct Settings {
     /// How long a cached check is trusted before the store is asked again. It bounds how long a
     /// revoke made by another process (the CLI, another node) takes to be seen here.
     pub cache_ttl: Duration,
+    /// How long audit events are kept; `None`: for ever.
+    pub audit_retention: Option<Duration>,
+    /// When failed sign-ins lock an account (every door, every node).
+    pub account_lockout: LockoutPolicy,
+    /// When failed sign-ins from one source address lock it out (per node).
+    pub source_lockout: LockoutPolicy,
 }
 
 impl Default for Settings {
@@ -90,6 +97,19 @@ impl Default for Settings {
             password_queue: 256,
             cache_capacity: 100_000,
             cache_ttl: Duration::from_secs(5),
+            audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
+            // Zabbix's defaults: five failures lock for 30 s; here each further one doubles it.
+            account_lockout: LockoutPolicy {
+                threshold: 5,
+                first_lock: Duration::from_secs(30),
+                longest_lock: Duration::from_secs(15 * 60),
+            },
+            // A shared address (a NAT, an office) makes more honest mistakes than one account.
+            source_lockout: LockoutPolicy {
+                threshold: 20,
+                first_lock: Duration::from_secs(30),
+                longest_lock: Duration::from_secs(15 * 60),
+            },
         }
     }
 }

@@ -3,11 +3,13 @@
 
 use crate::audit::{AuditEvent, AuditQuery, NewAuditEvent};
 use crate::client::Client;
+use crate::lockout::FailedSignIns;
 use crate::secret::SecretHash;
-use crate::token::{Door, NewToken, Token, TokenChanges, TokenQuery, TokenStatus};
+use crate::token::{NewToken, Token, TokenChanges, TokenQuery, TokenStatus};
 use crate::token_search::TokenSearch;
 use crate::user::{NewUser, Role, User};
 use async_trait::async_trait;
+use std::sync::Arc;
 use thiserror::Error;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -28,10 +30,34 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A change another process made to what token checks depend on, as a shared database
+/// announces it: the caches of every node forget what it touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// The token with this hash changed or went away.
+    Token(SecretHash),
+    /// The user with this id changed or went away.
+    User(i64),
+    /// Anything may have changed: too many rows at once, or announcements were missed while
+    /// the connection that receives them was down.
+    Unknown,
+}
+
+/// Where a store delivers the changes it hears of. It answers whether it still wants them:
+/// `false` ends the watch.
+pub type ChangeSink = Arc<dyn Fn(StoreChange) -> bool + Send + Sync>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Answers whether the database is reachable.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Starts delivering to `sink` the changes other processes make to tokens and users, for
+    /// as long as the sink wants them, reconnecting by itself. A store whose database has no
+    /// way to announce changes (SQLite) does nothing: caches then rely on their lifetime.
+    fn watch_changes(&self, sink: ChangeSink) {
+        let _ = sink;
+    }
 
     /// How many enabled super admins exist (bootstrap, and the last one cannot be deleted).
     async fn count_super_admins(&self) -> StoreResult<u64>;
@@ -58,6 +84,18 @@ pub trait Store: Send + Sync + 'static {
     /// whether it was (a code is never accepted twice, even by two nodes at once).
     async fn consume_totp_step(&self, user_id: i64, step: i64) -> StoreResult<bool>;
     async fn set_api_2fa_bypass(&self, user_id: i64, on: bool) -> StoreResult<bool>;
+    /// Replaces a user's failed sign-ins with `new`, only if they are still `expected` (count
+    /// and time); answers whether they were. This compare-and-set lets the core count an
+    /// attempt and apply its lockout policy in one step, however many arrive at once.
+    async fn swap_failed_sign_ins(
+        &self,
+        user_id: i64,
+        expected: &FailedSignIns,
+        new: &FailedSignIns,
+    ) -> StoreResult<bool>;
+    /// Sets a user's failed sign-ins back to none (a success, or an admin's unlock), keeping
+    /// when and where the last one came from; answers whether the user exists.
+    async fn clear_failed_sign_ins(&self, user_id: i64) -> StoreResult<bool>;
     /// Deletes the user and every token they hold.
     async fn delete_user(&self, user_id: i64) -> StoreResult<bool>;
 
@@ -99,15 +137,14 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of a family that is not revoked yet (rotated ones included);
     /// returns the ids and hashes revoked.
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
-    /// Revokes every active or disabled token a user got through a door before the token
-    /// `newer_id` (ids grow with time); returns the ids and hashes revoked. Only older ones go,
-    /// so two simultaneous sign-ins leave the newer token alive rather than revoking each other.
-    async fn revoke_older_door_tokens(
+    /// Inserts a user's token and, in the same transaction, revokes every active or disabled
+    /// token the user got through the same door before it; returns the new token and the ids
+    /// and hashes revoked. Sign-ins of one user take their turn (the user's row is locked), so
+    /// however many run at once on however many nodes, the last one's token alone survives.
+    async fn insert_sole_door_token(
         &self,
-        user_id: i64,
-        door: Door,
-        newer_id: i64,
-    ) -> StoreResult<Vec<(i64, SecretHash)>>;
+        token: &NewToken,
+    ) -> StoreResult<(Token, Vec<(i64, SecretHash)>)>;
     /// Records when tokens were last used, in one batch.
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;
 
@@ -122,4 +159,7 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_audit(&self, event: &NewAuditEvent) -> StoreResult<()>;
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+    /// Deletes at most `limit` audit events from before `before`, oldest first; answers how
+    /// many went (fewer than `limit`: none older is left).
+    async fn prune_audit(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64>;
 }

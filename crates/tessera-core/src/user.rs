@@ -1,6 +1,7 @@
 //! Users: the people and scripts that sign in and hold tokens.
 
 use crate::error::CoreError;
+use crate::lockout::FailedSignIns;
 use std::fmt;
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -133,6 +134,8 @@ pub struct User {
     /// The user's own choice to let the API take the password alone (ExtraView's "bypass 2FA
     /// for the API"); it only counts with the `USER.EXCLUDE_2FA` permission.
     pub api_2fa_bypass: bool,
+    /// Failed sign-ins since the last success or unlock: what the lockout policy counts.
+    pub failed_sign_ins: FailedSignIns,
     pub created_at: OffsetDateTime,
 }
 

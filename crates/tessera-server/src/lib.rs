@@ -5,10 +5,14 @@
 //! request ids, tracing without secrets) are tower layers set up in [`router`].
 
 mod auth_header;
+mod client_address;
 mod doors;
 mod params;
 mod responses;
+mod serving;
 mod startup;
 mod state;
+mod tls;
 
 pub use startup::{bind, ExtraViewConfig, ExtraViewXml, RunningServer, ServerConfig, ZabbixConfig};
+pub use tls::{TlsFiles, TlsReloader};

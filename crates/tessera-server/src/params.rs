@@ -5,8 +5,11 @@
 //! must not be repeated; every door gets the same rules, and each maps [`ParamError`] onto its
 //! own error format.
 
-use axum::http::{header, HeaderMap};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, StatusCode};
 use percent_encoding::percent_decode;
+use std::convert::Infallible;
 use std::fmt;
 
 /// More parameters than this is not a client, it is an attack.
@@ -19,6 +22,46 @@ pub enum ParamError {
     Repeated(String),
     TooMany,
     UnsupportedContentType,
+    /// The body is over the server's limit (`body_limit_bytes`).
+    TooLarge,
+    /// The body could not be read (the client went away mid-way, say).
+    Unreadable,
+}
+
+impl ParamError {
+    /// The HTTP status this error deserves: 413 for a body over the limit, else 400.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ParamError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A request's body, or why it could not be read: unlike axum's `Bytes`, a body over the limit
+/// reaches the door, which answers it in its own format.
+pub struct Body(Result<Bytes, ParamError>);
+
+impl Body {
+    pub fn bytes(&self) -> Result<&[u8], ParamError> {
+        self.0.as_deref().map_err(Clone::clone)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Infallible> {
+        Ok(Body(Bytes::from_request(request, state).await.map_err(
+            |rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ParamError::TooLarge
+                } else {
+                    ParamError::Unreadable
+                }
+            },
+        )))
+    }
 }
 
 impl fmt::Display for ParamError {
@@ -31,6 +74,8 @@ impl fmt::Display for ParamError {
             ParamError::UnsupportedContentType => f.write_str(
                 "the body must be application/x-www-form-urlencoded or application/json",
             ),
+            ParamError::TooLarge => f.write_str("the request body is too large"),
+            ParamError::Unreadable => f.write_str("the request body could not be read"),
         }
     }
 }

@@ -1,16 +1,23 @@
 //! Binding the listener, assembling the router with its layers, and running until shutdown.
 
+use crate::client_address::{self, TrustedProxies};
 use crate::doors;
+use crate::serving;
 use crate::state::AppState;
+use crate::tls::{TlsFiles, TlsReloader};
 use axum::extract::{DefaultBodyLimit, MatchedPath};
-use axum::http::{Request, StatusCode};
-use axum::Router;
+use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::{middleware, Router};
+use axum_server::tls_rustls::RustlsConfig;
+use ipnet::IpNet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tessera_core::Authority;
 use tokio::net::TcpListener;
+use tower::util::option_layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -24,10 +31,17 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// A request that takes longer is answered 408 and dropped.
     pub request_timeout: Duration,
+    /// How long a new connection may stay silent, and a client may take to send a request's
+    /// headers; then the connection is closed (slow-loris).
+    pub header_timeout: Duration,
     /// How often `last_access` times are written to the database.
     pub last_access_flush: Duration,
     pub extraview: ExtraViewConfig,
     pub zabbix: ZabbixConfig,
+    /// Proxies whose `X-Forwarded-For` names the client; nobody's by default.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Serve HTTPS with this certificate and key (and send HSTS); plain HTTP without.
+    pub tls: Option<TlsFiles>,
 }
 
 /// How the Zabbix JSON-RPC door presents itself.
@@ -95,9 +109,12 @@ impl Default for ServerConfig {
             issuer: None,
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             last_access_flush: Duration::from_secs(5),
             extraview: ExtraViewConfig::default(),
             zabbix: ZabbixConfig::default(),
+            trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -108,16 +125,22 @@ pub struct RunningServer {
     app: Router,
     authority: Authority,
     config: ServerConfig,
+    tls: Option<RustlsConfig>,
 }
 
 /// Binds the listener and builds the application.
 pub async fn bind(config: ServerConfig, authority: Authority) -> std::io::Result<RunningServer> {
+    let tls = match &config.tls {
+        Some(files) => Some(files.load().await?),
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen).await?;
     let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let issuer = config
         .issuer
         .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
     let state = AppState::new(
         authority.clone(),
         issuer,
@@ -130,6 +153,7 @@ pub async fn bind(config: ServerConfig, authority: Authority) -> std::io::Result
         app,
         authority,
         config,
+        tls,
     })
 }
 
@@ -140,27 +164,60 @@ impl RunningServer {
             .expect("a bound listener has an address")
     }
 
+    /// Where the server can be reached: `https://…` with TLS, `http://…` without.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
+    }
+
+    /// What reads the certificate and key files again, when the server serves HTTPS.
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        let files = self.config.tls.clone()?;
+        Some(TlsReloader::new(files, self.tls.clone()?))
+    }
+
     /// Serves until `shutdown` completes, then drains open requests and writes the pending
-    /// `last_access` times.
+    /// `last_access` times. While it serves, the check cache follows the changes other nodes
+    /// make to a shared database.
     pub async fn serve_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        self.authority.follow_store_changes();
         let flusher = tokio::spawn(flush_last_access_forever(
             self.authority.clone(),
             self.config.last_access_flush,
         ));
-        let result = axum::serve(
+        let pruner = tokio::spawn(prune_audit_forever(self.authority.clone()));
+        let result = serving::serve(
             self.listener,
-            self.app.into_make_service_with_connect_info::<SocketAddr>(),
+            self.tls,
+            self.config.header_timeout,
+            self.app,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         flusher.abort();
+        pruner.abort();
         if let Err(error) = self.authority.flush_last_access().await {
             tracing::warn!(%error, "could not write the last access times at shutdown");
         }
         result
+    }
+}
+
+/// Deletes audit events past their retention at start and then hourly (on every node: the
+/// deletes are idempotent).
+async fn prune_audit_forever(authority: Authority) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match authority.prune_audit().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "deleted audit events past their retention"),
+            Err(error) => tracing::warn!(%error, "could not prune the audit trail; will retry"),
+        }
     }
 }
 
@@ -191,8 +248,21 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
             .unwrap_or("");
         tracing::info_span!("request", method = %request.method(), route, request_id)
     });
+    let trusted = TrustedProxies::new(config.trusted_proxies.clone());
+    // Over HTTPS, browsers are told to use nothing else for a year (RFC 6797).
+    let hsts = config.tls.as_ref().map(|_| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     doors::routes()
         .with_state(state)
+        .layer(option_layer(hsts))
+        .layer(middleware::from_fn_with_state(
+            trusted,
+            client_address::resolve,
+        ))
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

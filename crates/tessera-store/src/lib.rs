@@ -6,12 +6,14 @@
 //! only as SHA-256 hashes), read rows back with the same code (`rows`) and build their searches
 //! and lists with the same code (`queries`); one test suite checks both.
 
+mod announcements;
 mod migrations;
 mod postgres;
 mod queries;
 mod rows;
 pub mod scratch;
 mod sqlite;
+pub mod transfer;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

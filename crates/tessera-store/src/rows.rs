@@ -6,8 +6,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::str::FromStr;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, Binding, Client, CoreError, GrantType, NewAuditEvent, Permission, Scope,
-    SecretHash, StoreError, Token, User,
+    AuditEvent, Binding, Client, CoreError, FailedSignIns, GrantType, NewAuditEvent, Permission,
+    Scope, SecretHash, StoreError, Token, User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -119,6 +119,15 @@ pub(crate) fn user_from_row(row: &impl StoredRow) -> StoreResult<User> {
         permissions,
         totp_enabled: row.optional_text("totp_secret")?.is_some(),
         api_2fa_bypass: row.flag("api_2fa_bypass")?,
+        failed_sign_ins: FailedSignIns {
+            count: u32::try_from(row.integer("failed_sign_ins")?)
+                .map_err(|e| StoreError::Corrupt(format!("user failed_sign_ins: {e}")))?,
+            last_at: row
+                .optional_integer("last_failed_sign_in_at")?
+                .map(from_millis)
+                .transpose()?,
+            last_ip: row.text("last_failed_sign_in_ip")?,
+        },
         created_at: from_millis(row.integer("created_at")?)?,
     })
 }

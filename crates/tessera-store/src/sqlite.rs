@@ -13,9 +13,9 @@ use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, AuditQuery, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser, Permission,
-    Role, SecretHash, Store, StoreError, Token, TokenChanges, TokenQuery, TokenSearch, TokenStatus,
-    User,
+    AuditEvent, AuditQuery, Client, FailedSignIns, GrantType, NewAuditEvent, NewToken, NewUser,
+    Permission, Role, SecretHash, Store, StoreError, Token, TokenChanges, TokenQuery, TokenSearch,
+    TokenStatus, User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -232,6 +232,38 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn swap_failed_sign_ins(
+        &self,
+        user_id: i64,
+        expected: &FailedSignIns,
+        new: &FailedSignIns,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET failed_sign_ins = ?, last_failed_sign_in_at = ?,
+                              last_failed_sign_in_ip = ?
+             WHERE id = ? AND failed_sign_ins = ? AND last_failed_sign_in_at IS ?",
+        )
+        .bind(i64::from(new.count))
+        .bind(new.last_at.map(millis))
+        .bind(&new.last_ip)
+        .bind(user_id)
+        .bind(i64::from(expected.count))
+        .bind(expected.last_at.map(millis))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn clear_failed_sign_ins(&self, user_id: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET failed_sign_ins = 0 WHERE id = ?")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn set_api_2fa_bypass(&self, user_id: i64, on: bool) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE users SET api_2fa_bypass = ? WHERE id = ?")
             .bind(on)
@@ -317,32 +349,30 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, token: &NewToken) -> StoreResult<Token> {
-        let (binding_kind, binding_value) = binding_columns(&token.binding);
-        let row = sqlx::query(
-            "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, status,
-                                 created_at, expires_at, creator_id, binding_kind, binding_value, family,
-                                 idle_timeout)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        insert_token(&self.pool, token).await
+    }
+
+    async fn insert_sole_door_token(
+        &self,
+        token: &NewToken,
+    ) -> StoreResult<(Token, Vec<(i64, SecretHash)>)> {
+        // SQLite lets one writer at a time in, and the INSERT makes this transaction a writer.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let inserted = insert_token(&mut *tx, token).await?;
+        let rows = sqlx::query(
+            "UPDATE tokens SET status = 'revoked'
+             WHERE user_id = ? AND door = ? AND id < ? AND status IN ('active', 'disabled')
+             RETURNING id, hash",
         )
-        .bind(token.hash.0.as_slice())
-        .bind(token.kind.as_str())
-        .bind(token.door.as_str())
-        .bind(token.user_id)
-        .bind(&token.client_id)
-        .bind(&token.name)
-        .bind(&token.description)
-        .bind(token.scope.to_string())
-        .bind(millis(token.created_at))
-        .bind(token.expires_at.map(millis))
-        .bind(token.creator_id)
-        .bind(binding_kind)
-        .bind(binding_value)
-        .bind(token.family.map(|f| f.to_string()))
-        .bind(token.idle_timeout)
-        .fetch_one(&self.pool)
+        .bind(inserted.user_id)
+        .bind(inserted.door.as_str())
+        .bind(inserted.id)
+        .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
-        token_from_row(&row)
+        tx.commit().await.map_err(unavailable)?;
+        let revoked = rows.iter().map(id_and_hash).collect::<StoreResult<_>>()?;
+        Ok((inserted, revoked))
     }
 
     async fn token_by_hash(&self, hash: &SecretHash) -> StoreResult<Option<Token>> {
@@ -480,26 +510,6 @@ impl Store for SqliteStore {
         rows.iter().map(id_and_hash).collect()
     }
 
-    async fn revoke_older_door_tokens(
-        &self,
-        user_id: i64,
-        door: Door,
-        newer_id: i64,
-    ) -> StoreResult<Vec<(i64, SecretHash)>> {
-        let rows = sqlx::query(
-            "UPDATE tokens SET status = 'revoked'
-             WHERE user_id = ? AND door = ? AND id < ? AND status IN ('active', 'disabled')
-             RETURNING id, hash",
-        )
-        .bind(user_id)
-        .bind(door.as_str())
-        .bind(newer_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter().map(id_and_hash).collect()
-    }
-
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         for (id, at) in batch {
@@ -563,6 +573,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn prune_audit(&self, before: OffsetDateTime, limit: u32) -> StoreResult<u64> {
+        // In bounded batches, so that pruning a year of events never holds the table long.
+        let done = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN
+                 (SELECT id FROM audit_events WHERE at < ? ORDER BY at LIMIT ?)",
+        )
+        .bind(millis(before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
     async fn list_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         queries::list_audit::<Sqlite>(query)
             .build()
@@ -573,4 +597,36 @@ impl Store for SqliteStore {
             .map(audit_from_row)
             .collect()
     }
+}
+
+async fn insert_token<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    token: &NewToken,
+) -> StoreResult<Token> {
+    let (binding_kind, binding_value) = binding_columns(&token.binding);
+    let row = sqlx::query(
+        "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, status,
+                             created_at, expires_at, creator_id, binding_kind, binding_value, family,
+                             idle_timeout)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+    )
+    .bind(token.hash.0.as_slice())
+    .bind(token.kind.as_str())
+    .bind(token.door.as_str())
+    .bind(token.user_id)
+    .bind(&token.client_id)
+    .bind(&token.name)
+    .bind(&token.description)
+    .bind(token.scope.to_string())
+    .bind(millis(token.created_at))
+    .bind(token.expires_at.map(millis))
+    .bind(token.creator_id)
+    .bind(binding_kind)
+    .bind(binding_value)
+    .bind(token.family.map(|f| f.to_string()))
+    .bind(token.idle_timeout)
+    .fetch_one(executor)
+    .await
+    .map_err(unavailable)?;
+    token_from_row(&row)
 }

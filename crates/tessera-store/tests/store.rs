@@ -9,8 +9,8 @@ use std::io::Write as _;
 use std::sync::{Arc, Once};
 use tessera_core::{
     AuditKind, AuditQuery, Binding, Client, Door, FieldValue, GrantType, NewAuditEvent, NewToken,
-    NewUser, Permission, Role, Scope, SecretHash, SortOrder, Store, StoreError, TokenChanges,
-    TokenField, TokenKind, TokenQuery, TokenSearch, TokenStatus, Username,
+    NewUser, Permission, Role, Scope, SecretHash, SortOrder, Store, StoreChange, StoreError,
+    TokenChanges, TokenField, TokenKind, TokenQuery, TokenSearch, TokenStatus, Username,
 };
 use tessera_store::scratch::{ScratchDatabase, ScratchError};
 use time::{Duration, OffsetDateTime};
@@ -231,7 +231,7 @@ async fn a_family_is_revoked_together(store: &dyn Store) {
     );
 }
 
-async fn a_users_older_tokens_from_one_door_are_revoked(store: &dyn Store) {
+async fn a_users_sole_door_token_revokes_the_earlier_ones(store: &dyn Store) {
     let user = store
         .insert_user(&new_user("owen", Role::User))
         .await
@@ -240,27 +240,41 @@ async fn a_users_older_tokens_from_one_door_are_revoked(store: &dyn Store) {
         .insert_token(&new_token(Some(user.id), "old", None))
         .await
         .unwrap();
-    let keep = store
-        .insert_token(&new_token(Some(user.id), "new", None))
-        .await
-        .unwrap();
-    let newer = store
-        .insert_token(&new_token(Some(user.id), "newer", None))
+    let mut disabled = new_token(Some(user.id), "disabled", None);
+    disabled.name = "disabled".into();
+    let disabled = store.insert_token(&disabled).await.unwrap();
+    store
+        .transition_token(disabled.id, TokenStatus::Active, TokenStatus::Disabled)
         .await
         .unwrap();
     let mut other_door = new_token(Some(user.id), "cli", None);
     other_door.door = Door::Cli;
     let other_door = store.insert_token(&other_door).await.unwrap();
-    let revoked = store
-        .revoke_older_door_tokens(user.id, Door::OAuth, keep.id)
+    let someone = store
+        .insert_user(&new_user("someone", Role::User))
         .await
         .unwrap();
-    assert_eq!(revoked, vec![(old.id, old.hash)]);
+    let someone_elses = store
+        .insert_token(&new_token(Some(someone.id), "someone", None))
+        .await
+        .unwrap();
+
+    let (sole, revoked) = store
+        .insert_sole_door_token(&new_token(Some(user.id), "sole", None))
+        .await
+        .unwrap();
+    assert_eq!(sole.status, TokenStatus::Active);
+    assert_eq!(sole.hash, SecretHash::of("sole"));
+    assert_eq!(
+        revoked,
+        vec![(old.id, old.hash), (disabled.id, disabled.hash)]
+    );
     for (id, status) in [
         (old.id, TokenStatus::Revoked),
-        (keep.id, TokenStatus::Active),
-        (newer.id, TokenStatus::Active),
+        (disabled.id, TokenStatus::Revoked),
+        (sole.id, TokenStatus::Active),
         (other_door.id, TokenStatus::Active),
+        (someone_elses.id, TokenStatus::Active),
     ] {
         assert_eq!(store.token_by_id(id).await.unwrap().unwrap().status, status);
     }
@@ -743,7 +757,13 @@ async fn token_filters_compare_numbers_and_text_alike(store: &dyn Store) {
         .await
         .unwrap();
     let seven = api_token(store, user.id, "7", "").await;
-    api_token(store, user.id, "other", "").await;
+    // Created in the same second as "7", so the created_at filter below
+    // cannot straddle a second boundary and count one.
+    let mut other = new_token(Some(user.id), "secret of other", None);
+    other.kind = TokenKind::Api;
+    other.name = "other".into();
+    other.created_at = seven.created_at;
+    store.insert_token(&other).await.unwrap();
     let filter = |field, value| TokenSearch {
         kind: Some(TokenKind::Api),
         filter: vec![(field, vec![value])],
@@ -864,6 +884,129 @@ async fn totp_steps_are_used_once_and_secrets_reset_them(store: &dyn Store) {
     assert!(!store.consume_totp_step(999_999, 1).await.unwrap());
 }
 
+/// Many sign-ins of one user at once, each on a connection of its own: exactly one token stays
+/// active, the one with the highest id, and every other one was revoked by a later sign-in.
+async fn sole_door_tokens_issued_at_once_leave_one_alive(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("racer", Role::User))
+        .await
+        .unwrap();
+    let signins = (0..24).map(|i| {
+        let token = new_token(Some(user.id), &format!("race-{i}"), None);
+        async move { store.insert_sole_door_token(&token).await.unwrap() }
+    });
+    let issued = futures_util::future::join_all(signins).await;
+    let newest = issued.iter().map(|(token, _)| token.id).max().unwrap();
+    let mut revoked: Vec<i64> = issued
+        .iter()
+        .flat_map(|(_, revoked)| revoked.iter().map(|(id, _)| *id))
+        .collect();
+    revoked.sort();
+    let mut others: Vec<i64> = issued
+        .iter()
+        .map(|(token, _)| token.id)
+        .filter(|id| *id != newest)
+        .collect();
+    others.sort();
+    assert_eq!(revoked, others, "each earlier token revoked exactly once");
+    let tokens = store
+        .list_tokens(&TokenQuery {
+            user_id: Some(user.id),
+            limit: 100,
+            ..TokenQuery::default()
+        })
+        .await
+        .unwrap();
+    let active: Vec<i64> = tokens
+        .iter()
+        .filter(|t| t.status == TokenStatus::Active)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(active, vec![newest]);
+}
+
+async fn failed_sign_ins_are_swapped_only_from_what_they_were(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("mallory", Role::User))
+        .await
+        .unwrap();
+    let none = tessera_core::FailedSignIns::default();
+    assert_eq!(user.failed_sign_ins, none);
+    let at = now();
+    let one = none.plus_one(at, "192.0.2.1".into());
+    assert!(store
+        .swap_failed_sign_ins(user.id, &none, &one)
+        .await
+        .unwrap());
+    // A second attempt that read "none" too loses the race and must read again.
+    assert!(!store
+        .swap_failed_sign_ins(user.id, &none, &one)
+        .await
+        .unwrap());
+    let two = one.plus_one(at + Duration::seconds(1), "192.0.2.2".into());
+    assert!(store
+        .swap_failed_sign_ins(user.id, &one, &two)
+        .await
+        .unwrap());
+    let stored = store
+        .user_by_id(user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .failed_sign_ins;
+    assert_eq!(stored, two);
+    assert!(store.clear_failed_sign_ins(user.id).await.unwrap());
+    let stored = store
+        .user_by_id(user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .failed_sign_ins;
+    let cleared = tessera_core::FailedSignIns { count: 0, ..two };
+    assert_eq!(stored, cleared, "when and where stay, as in Zabbix");
+    assert!(!store.clear_failed_sign_ins(999_999).await.unwrap());
+    assert!(!store
+        .swap_failed_sign_ins(999_999, &none, &one)
+        .await
+        .unwrap());
+}
+
+async fn old_audit_events_are_pruned_in_batches_oldest_first(store: &dyn Store) {
+    let start = now();
+    for day in 0..5 {
+        store
+            .insert_audit(&NewAuditEvent {
+                at: start + Duration::days(day),
+                kind: AuditKind::TokenIssued,
+                door: Door::Cli,
+                actor_user_id: None,
+                subject_user_id: None,
+                token_id: Some(day),
+                client_id: None,
+                source_ip: None,
+                detail: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    // Before day 3: days 0, 1 and 2 go, two at a time.
+    let before = start + Duration::days(3);
+    assert_eq!(store.prune_audit(before, 2).await.unwrap(), 2);
+    assert_eq!(store.prune_audit(before, 2).await.unwrap(), 1);
+    assert_eq!(store.prune_audit(before, 2).await.unwrap(), 0);
+    let left = store
+        .list_audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|e| e.event.token_id).collect::<Vec<_>>(),
+        [Some(4), Some(3)]
+    );
+}
+
 /// Runs each check on a fresh SQLite database and on a fresh PostgreSQL database.
 macro_rules! store_suite {
     ($($check:ident),+ $(,)?) => {
@@ -898,7 +1041,8 @@ store_suite!(
     tokens_are_found_by_hash_and_round_trip,
     transitions_are_compare_and_set,
     a_family_is_revoked_together,
-    a_users_older_tokens_from_one_door_are_revoked,
+    a_users_sole_door_token_revokes_the_earlier_ones,
+    sole_door_tokens_issued_at_once_leave_one_alive,
     last_access_only_moves_forward,
     a_last_access_batch_keeps_each_tokens_latest_time,
     deleting_a_user_deletes_their_tokens,
@@ -911,6 +1055,8 @@ store_suite!(
     api_tokens_change_take_new_secrets_and_are_deleted,
     behavior_settings_are_set_replaced_and_removed,
     totp_steps_are_used_once_and_secrets_reset_them,
+    failed_sign_ins_are_swapped_only_from_what_they_were,
+    old_audit_events_are_pruned_in_batches_oldest_first,
 );
 
 #[tokio::test]
@@ -947,7 +1093,13 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
     let url = format!("sqlite://{}", dir.path().join("migrate.db").display());
     assert_eq!(
         tessera_store::migrate(&url).await.unwrap(),
-        ["initial", "two factor and behavior", "token search"]
+        [
+            "initial",
+            "two factor and behavior",
+            "token search",
+            "change announcements",
+            "sign in lockout"
+        ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
     let store = tessera_store::connect(&url).await.unwrap();
@@ -961,7 +1113,13 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
     };
     assert_eq!(
         tessera_store::migrate(database.url()).await.unwrap(),
-        ["initial", "two factor and behavior", "token search"]
+        [
+            "initial",
+            "two factor and behavior",
+            "token search",
+            "change announcements",
+            "sign in lockout"
+        ]
     );
     assert!(tessera_store::migrate(database.url())
         .await
@@ -1000,4 +1158,91 @@ async fn an_unreachable_postgres_is_a_prompt_clear_error_without_the_password() 
         .await
         .expect_err("nothing listens on port 1");
     assert!(!error.to_string().contains("hunter2"), "{error}");
+}
+
+async fn next_change(heard: &mut tokio::sync::mpsc::UnboundedReceiver<StoreChange>) -> StoreChange {
+    tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
+        .await
+        .expect("an announcement within 5 s")
+        .expect("the watch goes on")
+}
+
+/// What a second store on the same PostgreSQL database hears while the first changes things:
+/// every change a check can see, named, and nothing for a token's use or a TOTP step.
+#[tokio::test]
+async fn postgres_announces_every_change_a_check_can_see() {
+    let Some((database, store)) = postgres().await else {
+        return;
+    };
+    let watcher = tessera_store::connect(database.url()).await.unwrap();
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    watcher.watch_changes(Arc::new(move |change| sender.send(change).is_ok()));
+    // Listening starts by forgetting whatever may have been missed before.
+    assert_eq!(next_change(&mut heard).await, StoreChange::Unknown);
+
+    let user = store
+        .insert_user(&new_user("carol", Role::User))
+        .await
+        .unwrap();
+    let token = store
+        .insert_token(&new_token(Some(user.id), "announced", None))
+        .await
+        .unwrap();
+    // Neither a use nor a TOTP step is announced; the revoke after them is the next thing heard.
+    store
+        .record_last_access(&[(token.id, now())])
+        .await
+        .unwrap();
+    store
+        .set_totp_secret(user.id, Some("JBSWY3DPEHPK3PXP"))
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut heard).await, StoreChange::User(user.id));
+    store.consume_totp_step(user.id, 7).await.unwrap();
+    store
+        .transition_token(token.id, TokenStatus::Active, TokenStatus::Revoked)
+        .await
+        .unwrap();
+    assert_eq!(
+        next_change(&mut heard).await,
+        StoreChange::Token(token.hash)
+    );
+
+    store.set_user_enabled(user.id, false).await.unwrap();
+    assert_eq!(next_change(&mut heard).await, StoreChange::User(user.id));
+
+    let renewed = SecretHash::of("renewed");
+    store
+        .replace_token_hash(token.id, &renewed, user.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        next_change(&mut heard).await,
+        StoreChange::Token(token.hash)
+    );
+
+    // Deleting the user takes their token along: both are announced.
+    store.delete_user(user.id).await.unwrap();
+    let mut deleted = vec![next_change(&mut heard).await, next_change(&mut heard).await];
+    deleted.sort_by_key(|change| matches!(change, StoreChange::User(_)));
+    assert_eq!(
+        deleted,
+        [StoreChange::Token(renewed), StoreChange::User(user.id)]
+    );
+
+    // Too many tokens at once are announced as one "anything may have changed".
+    let many: Vec<i64> = {
+        let mut ids = Vec::new();
+        for i in 0..1001 {
+            let token = store
+                .insert_token(&new_token(None, &format!("bulk-{i}"), None))
+                .await
+                .unwrap();
+            ids.push(token.id);
+        }
+        ids
+    };
+    store.delete_tokens(&many).await.unwrap();
+    assert_eq!(next_change(&mut heard).await, StoreChange::Unknown);
+    assert!(heard.try_recv().is_err(), "nothing else was announced");
 }

@@ -14,12 +14,13 @@
 use anyhow::{anyhow, Context as _};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, ValueEnum};
+use ipnet::IpNet;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tessera_core::{Argon2Settings, CoreError, Lifetime, Scope, Settings};
-use tessera_server::{ExtraViewConfig, ServerConfig, ZabbixConfig};
+use tessera_core::{Argon2Settings, CoreError, Lifetime, LockoutPolicy, Scope, Settings};
+use tessera_server::{ExtraViewConfig, ServerConfig, TlsFiles, ZabbixConfig};
 use time::UtcOffset;
 use tracing_subscriber::EnvFilter;
 
@@ -33,6 +34,9 @@ const MAX_PASSWORD_WORKERS: usize = 1024;
 const MAX_PASSWORD_QUEUE: usize = 1_000_000;
 const MAX_CACHE_CAPACITY: usize = 10_000_000;
 const MAX_INTERVAL_SECONDS: u64 = 3600;
+const MAX_LOCKOUT_THRESHOLD: u32 = 1_000_000;
+const MAX_LOCK_SECONDS: u64 = 24 * 3600;
+const MAX_RETENTION_DAYS: u64 = 100 * 365;
 const MAX_BODY_LIMIT_BYTES: usize = 1 << 30;
 // The offsets zones actually use (Baker Island to Line Islands); anything outside is a typo.
 const MIN_OFFSET_MINUTES: i32 = -12 * 60;
@@ -82,9 +86,41 @@ pub struct SettingsArgs {
     #[arg(long, env = "TESSERA_REQUEST_TIMEOUT_SECONDS", value_name = "SECONDS", default_value_t = ServerConfig::default().request_timeout.as_secs(), help_heading = "Server")]
     pub request_timeout_seconds: u64,
 
+    /// Seconds a new connection may stay silent, and a client may take to send a request's headers, before it is closed (1 to 3600)
+    #[arg(long, env = "TESSERA_HEADER_TIMEOUT_SECONDS", value_name = "SECONDS", default_value_t = ServerConfig::default().header_timeout.as_secs(), help_heading = "Server")]
+    pub header_timeout_seconds: u64,
+
     /// Seconds between writes of token last-access times (1 to 3600)
     #[arg(long, env = "TESSERA_LAST_ACCESS_FLUSH_SECONDS", value_name = "SECONDS", default_value_t = ServerConfig::default().last_access_flush.as_secs(), help_heading = "Server")]
     pub last_access_flush_seconds: u64,
+
+    /// PEM certificate chain: serve HTTPS (with HSTS) instead of HTTP; needs --tls-key; read again on SIGHUP
+    #[arg(
+        long,
+        env = "TESSERA_TLS_CERT",
+        value_name = "PATH",
+        help_heading = "Server"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert
+    #[arg(
+        long,
+        env = "TESSERA_TLS_KEY",
+        value_name = "PATH",
+        help_heading = "Server"
+    )]
+    pub tls_key: Option<PathBuf>,
+
+    /// Comma-separated proxy addresses or networks (127.0.0.1, 10.0.0.0/8) whose X-Forwarded-For names the client; from anyone else it is ignored
+    #[arg(
+        long,
+        env = "TESSERA_TRUSTED_PROXIES",
+        value_name = "ADDRESSES",
+        default_value = "",
+        help_heading = "Server"
+    )]
+    pub trusted_proxies: String,
 
     /// Lifetime of OAuth access tokens, in seconds (at most ten years)
     #[arg(long, env = "TESSERA_ACCESS_TOKEN_LIFETIME", value_name = "SECONDS", default_value_t = Settings::default().access_token_lifetime.as_secs(), help_heading = "Tokens")]
@@ -133,6 +169,26 @@ pub struct SettingsArgs {
     /// Seconds a cached check is trusted; bounds how long a revoke made elsewhere takes to be seen (0 to 3600)
     #[arg(long, env = "TESSERA_CACHE_TTL_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().cache_ttl.as_secs(), help_heading = "Cache")]
     pub cache_ttl_seconds: u64,
+
+    /// Days audit events are kept before they are deleted; 0 keeps them for ever
+    #[arg(long, env = "TESSERA_AUDIT_RETENTION_DAYS", value_name = "DAYS", default_value_t = Settings::default().audit_retention.map_or(0, |d| d.as_secs() / 86400), help_heading = "Audit")]
+    pub audit_retention_days: u64,
+
+    /// Failed sign-ins in a row that lock an account, through every door (0: never)
+    #[arg(long, env = "TESSERA_LOCKOUT_THRESHOLD", value_name = "N", default_value_t = Settings::default().account_lockout.threshold, help_heading = "Brute force")]
+    pub lockout_threshold: u32,
+
+    /// Seconds the first lock lasts, for an account or a source address; each further failure doubles it (1 to 86400)
+    #[arg(long, env = "TESSERA_LOCKOUT_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().account_lockout.first_lock.as_secs(), help_heading = "Brute force")]
+    pub lockout_seconds: u64,
+
+    /// The longest a lock lasts, in seconds (at least --lockout-seconds, at most 86400)
+    #[arg(long, env = "TESSERA_LOCKOUT_MAX_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().account_lockout.longest_lock.as_secs(), help_heading = "Brute force")]
+    pub lockout_max_seconds: u64,
+
+    /// Failed sign-ins from one source address that lock it out, on this node (0: never)
+    #[arg(long, env = "TESSERA_SOURCE_LOCKOUT_THRESHOLD", value_name = "N", default_value_t = Settings::default().source_lockout.threshold, help_heading = "Brute force")]
+    pub source_lockout_threshold: u32,
 
     /// ExtraView's OAUTH2_TOKEN_LIFETIME_SECONDS: lifetime of get_token tokens, in seconds (at most ten years); `tessera setting set` overrides it while the server runs
     #[arg(long, env = "TESSERA_OAUTH2_TOKEN_LIFETIME_SECONDS", value_name = "SECONDS", default_value_t = Settings::default().extraview_token_lifetime.as_secs(), help_heading = "ExtraView")]
@@ -249,7 +305,11 @@ struct FileSettings {
     issuer: Option<String>,
     body_limit_bytes: Option<usize>,
     request_timeout_seconds: Option<u64>,
+    header_timeout_seconds: Option<u64>,
     last_access_flush_seconds: Option<u64>,
+    trusted_proxies: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     access_token_lifetime: Option<u64>,
     refresh_token_lifetime: Option<u64>,
     owin_token_lifetime: Option<u64>,
@@ -262,6 +322,11 @@ struct FileSettings {
     password_queue: Option<usize>,
     cache_capacity: Option<usize>,
     cache_ttl_seconds: Option<u64>,
+    audit_retention_days: Option<u64>,
+    lockout_threshold: Option<u32>,
+    lockout_seconds: Option<u64>,
+    lockout_max_seconds: Option<u64>,
+    source_lockout_threshold: Option<u32>,
     oauth2_token_lifetime_seconds: Option<u64>,
     extraview_xml: Option<ExtraViewXml>,
     extraview_time_zone: Option<String>,
@@ -400,8 +465,28 @@ pub fn load(
     body_limit.check_range(1..=MAX_BODY_LIMIT_BYTES)?;
     let request_timeout = pick!(request_timeout_seconds);
     request_timeout.check_range(1..=MAX_INTERVAL_SECONDS)?;
+    let header_timeout = pick!(header_timeout_seconds);
+    header_timeout.check_range(1..=MAX_INTERVAL_SECONDS)?;
     let flush = pick!(last_access_flush_seconds);
     flush.check_range(1..=MAX_INTERVAL_SECONDS)?;
+    let tls_cert = layers.pick_optional("tls_cert", settings.tls_cert.clone(), file.tls_cert);
+    let tls_key = layers.pick_optional("tls_key", settings.tls_key.clone(), file.tls_key);
+    let tls = match (&tls_cert.value, &tls_key.value) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(tls_cert.invalid("--tls-key (TESSERA_TLS_KEY) is needed too"))
+        }
+        (None, Some(_)) => {
+            return Err(tls_key.invalid("--tls-cert (TESSERA_TLS_CERT) is needed too"))
+        }
+    };
+    let proxies = pick!(trusted_proxies);
+    let trusted_proxies =
+        parse_networks(&proxies.value).map_err(|reason| proxies.invalid(reason))?;
 
     let access = pick!(access_token_lifetime);
     let access_token_lifetime =
@@ -448,6 +533,22 @@ pub fn load(
     let ttl = pick!(cache_ttl_seconds);
     ttl.check_range(0..=MAX_INTERVAL_SECONDS)?;
 
+    let retention = pick!(audit_retention_days);
+    retention.check_range(0..=MAX_RETENTION_DAYS)?;
+    let lockout_threshold = pick!(lockout_threshold);
+    lockout_threshold.check_range(0..=MAX_LOCKOUT_THRESHOLD)?;
+    let source_lockout_threshold = pick!(source_lockout_threshold);
+    source_lockout_threshold.check_range(0..=MAX_LOCKOUT_THRESHOLD)?;
+    let first_lock = pick!(lockout_seconds);
+    first_lock.check_range(1..=MAX_LOCK_SECONDS)?;
+    let longest_lock = pick!(lockout_max_seconds);
+    longest_lock.check_range(first_lock.value..=MAX_LOCK_SECONDS)?;
+    let lockout = |threshold: u32| LockoutPolicy {
+        threshold,
+        first_lock: Duration::from_secs(first_lock.value),
+        longest_lock: Duration::from_secs(longest_lock.value),
+    };
+
     let extraview_lifetime = pick!(oauth2_token_lifetime_seconds);
     let extraview_token_lifetime = Lifetime::from_secs(extraview_lifetime.value)
         .map_err(|e| extraview_lifetime.invalid(reason(e)))?;
@@ -480,7 +581,10 @@ pub fn load(
             issuer: issuer.value,
             body_limit: body_limit.value,
             request_timeout: Duration::from_secs(request_timeout.value),
+            header_timeout: Duration::from_secs(header_timeout.value),
             last_access_flush: Duration::from_secs(flush.value),
+            trusted_proxies,
+            tls,
             extraview: ExtraViewConfig {
                 xml: extraview_xml.value.into(),
                 time_zone: extraview_time_zone,
@@ -506,6 +610,10 @@ pub fn load(
             password_queue: queue.value,
             cache_capacity: capacity.value,
             cache_ttl: Duration::from_secs(ttl.value),
+            audit_retention: (retention.value > 0)
+                .then(|| Duration::from_secs(retention.value * 86400)),
+            account_lockout: lockout(lockout_threshold.value),
+            source_lockout: lockout(source_lockout_threshold.value),
         },
     };
     let log = LogConfig {
@@ -513,6 +621,21 @@ pub fn load(
         format: log_format.value,
     };
     Ok((config, log))
+}
+
+/// `127.0.0.1, 10.0.0.0/8, ::1`: addresses (a network of one) and networks; empty for none.
+fn parse_networks(list: &str) -> Result<Vec<IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!("{item:?} is neither an IP address nor a network like 10.0.0.0/8")
+                })
+        })
+        .collect()
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {

@@ -1,5 +1,6 @@
 //! The `tessera` binary: the server (`tessera serve`) and the admin commands (`user`, `client`,
-//! `token`, `audit`, `setting`, `migrate`) in one executable, over one database.
+//! `token`, `audit`, `setting`, `migrate`, `export`, `import`) in one executable, over one
+//! database.
 //!
 //! main parses the command line, loads the configuration every command shares, sets up
 //! logging and hands over to the command. An error ends as one line on stderr and exit code 1;
@@ -17,6 +18,7 @@ use commands::migrate::MigrateCommand;
 use commands::serve::ServeArgs;
 use commands::setting::SettingCommand;
 use commands::token::TokenCommand;
+use commands::transfer::{ExportCommand, ImportCommand};
 use commands::user::UserCommand;
 use config::{GlobalArgs, SettingsArgs};
 use std::process::ExitCode;
@@ -39,7 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP server
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users
     User(UserCommand),
     /// Manage OAuth clients
@@ -52,6 +54,10 @@ enum Command {
     Setting(SettingCommand),
     /// Apply the database migrations tessera lacks (every command also does so on its own)
     Migrate(MigrateCommand),
+    /// Write every user, client, token, audit event and setting to a dump file (JSON Lines)
+    Export(ExportCommand),
+    /// Fill an empty database from a dump written by `tessera export`
+    Import(ImportCommand),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +103,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
             Command::Audit(command) => command.run(&config).await,
             Command::Setting(command) => command.run(&config).await,
             Command::Migrate(command) => command.run(&config).await,
+            Command::Export(command) => command.run(&config).await,
+            Command::Import(command) => command.run(&config).await,
         }
     })
 }

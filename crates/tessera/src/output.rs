@@ -162,6 +162,9 @@ pub struct UserView {
     /// ExtraView's "bypass 2FA for the API" as the user chose it; it counts only with the
     /// USER.EXCLUDE_2FA permission, which `permissions` (or the role) says.
     pub api_2fa_bypass: bool,
+    /// Failed sign-ins since the last success or unlock, and when the last one was.
+    pub failed_sign_ins: u32,
+    pub last_failed_sign_in_at: Option<String>,
     pub created_at: String,
     /// Only when the command generated the password, which is then shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,6 +183,8 @@ impl From<&User> for UserView {
             permissions: user.permissions.iter().map(|p| p.as_str()).collect(),
             totp_enabled: user.totp_enabled,
             api_2fa_bypass: user.api_2fa_bypass,
+            failed_sign_ins: user.failed_sign_ins.count,
+            last_failed_sign_in_at: user.failed_sign_ins.last_at.map(rfc3339),
             created_at: rfc3339(user.created_at),
             password: None,
         }

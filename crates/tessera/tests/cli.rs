@@ -410,14 +410,16 @@ fn migrate_applies_the_schema_once_then_says_it_is_up_to_date() {
         t.ok(&["migrate"]),
         "Applied migration: initial\n\
          Applied migration: two factor and behavior\n\
-         Applied migration: token search\n"
+         Applied migration: token search\n\
+         Applied migration: change announcements\n\
+         Applied migration: sign in lockout\n"
     );
     assert_eq!(t.ok(&["migrate"]), "The database is up to date.\n");
     assert_eq!(t.json(&["migrate"]), serde_json::json!({"applied": []}));
     let fresh = Tessera::new();
     assert_eq!(
         fresh.json(&["migrate"])["applied"].as_array().map(Vec::len),
-        Some(3)
+        Some(5)
     );
 
     // Migrating creates no user: the first command after it still makes Admin user 1.
@@ -1028,4 +1030,64 @@ fn the_first_command_on_a_new_database_creates_admin_as_user_1_and_shows_its_pas
         !text(&again.stderr).contains("shown only this once"),
         "only once"
     );
+}
+
+/// A password grant through real curl; answers the HTTP status.
+fn curl_password_grant(base: &str, user: &str, password: &str) -> String {
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "10",
+        ])
+        .args(["-d", "grant_type=password", "--data-urlencode"])
+        .arg(format!("username={user}"))
+        .arg("--data-urlencode")
+        .arg(format!("password={password}"))
+        .arg(format!("{base}/oauth/token"))
+        .output()
+        .expect("curl runs");
+    text(&output.stdout)
+}
+
+#[test]
+fn a_locked_user_is_shown_and_unlocked_by_the_admin() {
+    let t = Tessera::new();
+    t.add_user("alice", &[]);
+    let mut server = Server::start(&t);
+    server.wait_until("the listening line", Server::listening);
+    let base = server
+        .stderr
+        .iter()
+        .find_map(|l| {
+            l.split_once("tessera listening on ")
+                .map(|(_, a)| a.trim().to_owned())
+        })
+        .unwrap();
+    let password = "correct horse battery staple";
+    for _ in 0..5 {
+        assert_eq!(curl_password_grant(&base, "alice", "wrong"), "400");
+    }
+    assert_eq!(
+        curl_password_grant(&base, "alice", password),
+        "400",
+        "locked"
+    );
+    let shown = t.json(&["user", "show", "alice"]);
+    assert_eq!(shown["failed_sign_ins"], 5);
+    assert!(shown["last_failed_sign_in_at"].is_string());
+    let locks = t.json(&["audit", "list", "--kind", "login.locked"]);
+    assert_eq!(locks.as_array().unwrap().len(), 1);
+
+    assert!(t
+        .ok(&["user", "unlock", "alice"])
+        .contains("Unlocked user \"alice\""));
+    assert_eq!(t.json(&["user", "show", "alice"])["failed_sign_ins"], 0);
+    assert_eq!(curl_password_grant(&base, "alice", password), "200");
+    assert!(t.fails(&["user", "unlock", "nobody"]).contains("nobody"));
+    server.stop();
 }

@@ -8,10 +8,9 @@
 //! errors with HTTP 200 and an `{"error": {...}}` body, and its clients expect exactly that, so
 //! only an unavailable database or a full sign-in queue gets a 503.
 
-use crate::params::{ParamError, Params};
+use crate::params::{Body, ParamError, Params};
 use crate::responses::{escape_markup, no_store, with_retry_after};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -114,7 +113,18 @@ impl ArcGisError {
 
 impl From<ParamError> for ArcGisError {
     fn from(error: ParamError) -> Self {
-        Self::bad_request(format!("Malformed request: {error}."))
+        let status = error.status();
+        let detail = format!("Malformed request: {error}.");
+        if status == StatusCode::BAD_REQUEST {
+            return Self::bad_request(detail);
+        }
+        // Not an ArcGIS answer (those are HTTP 200): a body over the limit is refused as HTTP
+        // refuses it, with the ArcGIS error body besides.
+        Self {
+            status,
+            code: status.as_u16(),
+            detail,
+        }
     }
 }
 
@@ -262,15 +272,17 @@ async fn generate_token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let params = Params::from_query_and_body(&uri, &headers, &body);
+    let params = body
+        .bytes()
+        .and_then(|bytes| Params::from_query_and_body(&uri, &headers, bytes));
     let format = match params.as_ref().map(|p| p.get("f")) {
         Ok(Ok(None)) => Some(Format::Html),
         Ok(Ok(Some(f))) => Format::parse(f),
         _ => Some(Format::sniff(&[
             uri.query().unwrap_or("").as_bytes(),
-            &body,
+            body.bytes().unwrap_or_default(),
         ])),
     };
     let page = Page {

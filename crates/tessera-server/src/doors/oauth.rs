@@ -8,10 +8,9 @@
 //! client unless it names a registered one, which must then authenticate.
 
 use crate::auth_header::{authorization, Authorization};
-use crate::params::{ParamError, Params};
+use crate::params::{Body, ParamError, Params};
 use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -68,7 +67,10 @@ impl OAuthError {
 
 impl From<ParamError> for OAuthError {
     fn from(error: ParamError) -> Self {
-        Self::invalid_request(error.to_string())
+        Self {
+            status: error.status(),
+            ..Self::invalid_request(error.to_string())
+        }
     }
 }
 
@@ -219,10 +221,10 @@ async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
-    let params = Params::from_body(&headers, &body)?;
+    let params = Params::from_body(&headers, body.bytes()?)?;
     let grant = params
         .get("grant_type")?
         .ok_or_else(|| OAuthError::missing("grant_type"))?;
@@ -292,10 +294,10 @@ async fn introspect(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
-    let params = Params::from_body(&headers, &body)?;
+    let params = Params::from_body(&headers, body.bytes()?)?;
     let authorized = match authorization(&headers) {
         Authorization::Bearer(token) => state
             .authority
@@ -358,10 +360,10 @@ async fn revoke(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
-    let params = Params::from_body(&headers, &body)?;
+    let params = Params::from_body(&headers, body.bytes()?)?;
     let caller = request_client(&state, &headers, &params, &origin).await?;
     let presented = params
         .get("token")?

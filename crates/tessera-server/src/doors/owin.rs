@@ -8,10 +8,9 @@
 //! keeps passwords out of URLs and logs. A new token discards the user's earlier `/Token`
 //! tokens, as the seed promises; tokens from the other doors are left alone.
 
-use crate::params::{ParamError, Params};
+use crate::params::{Body, ParamError, Params};
 use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -86,7 +85,10 @@ impl OwinError {
 
 impl From<ParamError> for OwinError {
     fn from(error: ParamError) -> Self {
-        Self::invalid_request(error.to_string())
+        Self {
+            status: error.status(),
+            ..Self::invalid_request(error.to_string())
+        }
     }
 }
 
@@ -225,10 +227,10 @@ async fn token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, OwinError> {
     let origin = Origin::from_ip(Door::Owin, peer.ip());
-    let params = body_params(&body)?;
+    let params = body_params(body.bytes()?)?;
     match params.get("grant_type")? {
         Some("password") => {}
         _ => return Err(OwinError::unsupported_grant_type()),
@@ -249,16 +251,13 @@ async fn token(
         .authenticate_user(&username, &password, &origin)
         .await?;
     let issued = authority
-        .issue_session(
+        .issue_sole_session(
             &user,
             authority.settings().owin_token_lifetime,
             Binding::None,
             SecretFormat::Tessera,
             &origin,
         )
-        .await?;
-    authority
-        .revoke_earlier_door_tokens(user.id, &issued.token, &origin)
         .await?;
     token_response(&issued, &user, authority.now())
 }

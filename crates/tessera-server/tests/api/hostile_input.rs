@@ -248,3 +248,92 @@ fn random_requests_at_every_route_never_get_a_5xx() {
         prop_assert!(status < 500, "{request:?} answered {status}");
     });
 }
+
+/// A body over the limit (64 KiB) gets 413 at every door, in the door's own format.
+#[tokio::test]
+async fn an_oversized_body_gets_413_in_each_doors_format() {
+    let app = spawn_app().await;
+    let big = format!(
+        "grant_type=password&username=Admin&padding={}",
+        "a".repeat(70 * 1024)
+    );
+    let send = |path: &str, content_type: &str| {
+        app.http
+            .post(app.url(path))
+            .header("content-type", content_type)
+            .body(big.clone())
+            .send()
+    };
+    let form = "application/x-www-form-urlencoded";
+
+    let oauth = send("/oauth/token", form).await.unwrap();
+    assert_eq!(oauth.status(), 413);
+    let body: serde_json::Value = oauth.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+
+    let owin = send("/Token", form).await.unwrap();
+    assert_eq!(owin.status(), 413);
+    let body: serde_json::Value = owin.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+
+    let arcgis = send("/arcgis/tokens/generateToken?f=json", form)
+        .await
+        .unwrap();
+    assert_eq!(arcgis.status(), 413);
+    let body: serde_json::Value = arcgis.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 413, "{body}");
+
+    let extraview = send("/evj/ExtraView/ev_api.action", form).await.unwrap();
+    assert_eq!(extraview.status(), 413);
+    assert_eq!(
+        extraview.text().await.unwrap(),
+        "the request body is too large"
+    );
+
+    let zabbix = send("/api_jsonrpc.php", "application/json-rpc")
+        .await
+        .unwrap();
+    assert_eq!(zabbix.status(), 413);
+    let body: serde_json::Value = zabbix.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+}
+
+/// JSON nested deeper than any client writes is refused like any invalid JSON, by every door
+/// that reads JSON, without exhausting the stack.
+#[tokio::test]
+async fn deeply_nested_json_is_refused_cleanly() {
+    let app = spawn_app().await;
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    let nested_object = format!(
+        "{{\"grant_type\":{}1{}}}",
+        "{\"a\":".repeat(5_000),
+        "}".repeat(5_000)
+    );
+    for (path, content_type, body) in [
+        ("/api_jsonrpc.php", "application/json-rpc", deep.clone()),
+        ("/oauth/token", "application/json", nested_object.clone()),
+        ("/Token", "application/json", deep.clone()),
+        ("/oauth/token", "application/json", deep),
+        ("/Token", "application/json", nested_object),
+    ] {
+        let response = app
+            .http
+            .post(app.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        if path == "/api_jsonrpc.php" {
+            assert_eq!(status, 200, "{text}");
+            assert!(text.contains("-32700"), "{text}");
+        } else {
+            assert_eq!(status, 400, "{path}: {text}");
+        }
+    }
+    // The server is still there.
+    let health = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}

@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod serve;
 pub mod setting;
 pub mod token;
+pub mod transfer;
 pub mod user;
 
 use crate::config::Config;
@@ -204,6 +205,7 @@ pub const AUDIT_KINDS: &[&str] = &[
     "token.changed",
     "token.refresh_reused",
     "login.failed",
+    "login.locked",
     "user.created",
     "user.changed",
     "user.deleted",

@@ -29,12 +29,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = tessera_server::bind(config.server, authority)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!("tessera listening on http://{}", server.local_addr());
+    tracing::info!("tessera listening on {}", server.url());
+    #[cfg(unix)]
+    if let Some(reloader) = server.tls_reloader() {
+        reload_tls_on_sighup(reloader)?;
+    }
     server
         .serve_until(shutdown)
         .await
         .context("the HTTP server failed")?;
     tracing::info!("tessera stopped");
+    Ok(())
+}
+
+/// Reads the certificate and key again on every SIGHUP (after a renewal, say); a failed read
+/// is logged and the certificate in use stays.
+#[cfg(unix)]
+fn reload_tls_on_sighup(reloader: tessera_server::TlsReloader) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match reloader.reload().await {
+                Ok(()) => tracing::info!("SIGHUP: reloaded the TLS certificate"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: kept the TLS certificate in use")
+                }
+            }
+        }
+    });
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! `tessera user`: create, list, show, re-password, enable, disable and delete users, and set
+//! `tessera user`: create, list, show, re-password, enable, disable, unlock and delete users, and set
 //! up their two-factor sign-in.
 //!
 //! A password never comes from an argument, which any user of the machine could read in the
@@ -46,6 +46,8 @@ enum UserAction {
     Disable(UserRef),
     /// Let a disabled user sign in again
     Enable(UserRef),
+    /// End a user's lockout after failed sign-ins, and forget the failures
+    Unlock(UserRef),
     /// Delete a user and every token they hold
     Delete(UserRef),
     /// Turn two-factor sign-in (a one-time code from an authenticator app) on or off
@@ -145,6 +147,7 @@ impl UserCommand {
             UserAction::Enable(reference) => {
                 set_enabled(&authority, &reference.user, true, json).await
             }
+            UserAction::Unlock(reference) => unlock(&authority, &reference.user, json).await,
             UserAction::Delete(reference) => delete(&authority, &reference.user, json).await,
             UserAction::Totp {
                 action: TotpAction::Enable(reference),
@@ -248,6 +251,24 @@ async fn set_enabled(
     }
     let done = if enabled { "Enabled" } else { "Disabled" };
     writeln!(std::io::stdout().lock(), "{done} user {:?}.", user.username)?;
+    Ok(())
+}
+
+async fn unlock(authority: &Authority, reference: &str, json: bool) -> anyhow::Result<()> {
+    let user = find_user(authority, reference).await?;
+    authority
+        .unlock_user(user.id, &cli_origin())
+        .await
+        .with_context(|| format!("cannot unlock user {:?}", user.username))?;
+    let user = authority.user(user.id).await?;
+    if json {
+        return show(&user, true);
+    }
+    writeln!(
+        std::io::stdout().lock(),
+        "Unlocked user {:?}: they may sign in again.",
+        user.username
+    )?;
     Ok(())
 }
 

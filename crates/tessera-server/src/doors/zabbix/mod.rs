@@ -11,8 +11,9 @@ mod tokens;
 mod users;
 
 use crate::auth_header::{authorization, Authorization};
+use crate::params::Body;
+use crate::responses::with_retry_after;
 use crate::state::AppState;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -77,7 +78,7 @@ async fn api(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: axum::http::Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if method == axum::http::Method::OPTIONS {
         return StatusCode::OK.into_response();
@@ -95,31 +96,60 @@ async fn api(
             &ZabbixError::invalid_request("The received JSON is not a valid JSON-RPC request."),
         ))
     };
-    let answer = match serde_json::from_slice::<Value>(&body) {
+    let body = match body.bytes() {
+        Ok(bytes) => bytes,
+        // Zabbix's PHP would stop at its post_max_size; tessera says why, in JSON-RPC.
+        Err(error) => {
+            let answer = error_response(
+                &Value::Null,
+                &ZabbixError::invalid_request(format!("{error}.")),
+            );
+            return (
+                error.status(),
+                [(header::CONTENT_TYPE, "application/json")],
+                answer.to_string(),
+            )
+                .into_response();
+        }
+    };
+    let mut unavailable = false;
+    let answer = match serde_json::from_slice::<Value>(body) {
         Err(_) => Some(error_response(&Value::Null, &ZabbixError::parse_error())),
         Ok(Value::Array(batch)) if batch.is_empty() => not_a_request(),
         Ok(Value::Object(object)) if object.is_empty() => not_a_request(),
         Ok(Value::Array(batch)) => {
             let mut answers = Vec::with_capacity(batch.len());
             for request in batch {
-                if let Some(answer) = one(&state, peer, &headers, request).await {
-                    answers.push(answer);
-                }
+                let (answer, failed) = one(&state, peer, &headers, request).await;
+                unavailable |= failed;
+                answers.extend(answer);
             }
             (!answers.is_empty()).then_some(Value::Array(answers))
         }
-        Ok(request @ Value::Object(_)) => one(&state, peer, &headers, request).await,
+        Ok(request @ Value::Object(_)) => {
+            let (answer, failed) = one(&state, peer, &headers, request).await;
+            unavailable |= failed;
+            answer
+        }
         Ok(_) => not_a_request(),
     };
-    match answer {
+    // Zabbix answers every call with 200; tessera says 503 (with Retry-After) when the
+    // database or the sign-in queue failed a call, so that load balancers and retrying
+    // clients see it. The body is the same JSON-RPC error either way.
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    with_retry_after(match answer {
         Some(answer) => (
-            StatusCode::OK,
+            status,
             [(header::CONTENT_TYPE, "application/json")],
             answer.to_string(),
         )
             .into_response(),
-        None => StatusCode::OK.into_response(),
-    }
+        None => status.into_response(),
+    })
 }
 
 fn error_response(id: &Value, error: &ZabbixError) -> Value {
@@ -127,30 +157,34 @@ fn error_response(id: &Value, error: &ZabbixError) -> Value {
 }
 
 /// Answers one request; `None` for a notification (no `id`), which gets no answer unless the
-/// request itself is malformed (Zabbix answers those with id null).
+/// request itself is malformed (Zabbix answers those with id null). Also says whether the call
+/// failed because the service is unavailable.
 async fn one(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
     request: Value,
-) -> Option<Value> {
+) -> (Option<Value>, bool) {
     let id = request.get("id").cloned();
     let answer_id = match &id {
         Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
         _ => Value::Null,
     };
     let result = match envelope(request) {
-        Ok((method, params, auth)) => {
-            let result = call(state, peer, headers, &method, params, auth).await;
-            id.as_ref()?;
-            result
-        }
-        Err(error) => Err(error),
+        Ok((method, params, auth)) => call(state, peer, headers, &method, params, auth).await,
+        Err(error) => return (Some(error_response(&answer_id, &error)), false),
     };
-    Some(match result {
+    let unavailable = result
+        .as_ref()
+        .is_err_and(|error| *error == ZabbixError::unavailable());
+    if id.is_none() {
+        return (None, unavailable);
+    }
+    let answer = match result {
         Ok(result) => json!({ "jsonrpc": "2.0", "result": result, "id": answer_id }),
         Err(error) => error_response(&answer_id, &error),
-    })
+    };
+    (Some(answer), unavailable)
 }
 
 /// The method, its params and the `auth` field of a JSON-RPC 2.0 request object, checked in
@@ -228,7 +262,14 @@ async fn call(
         ("apiinfo", "version")
             | (
                 "user",
-                "login" | "logout" | "checkauthentication" | "get" | "create" | "update" | "delete"
+                "login"
+                    | "logout"
+                    | "checkauthentication"
+                    | "get"
+                    | "create"
+                    | "update"
+                    | "delete"
+                    | "unblock"
             )
             | ("token", "create" | "get" | "update" | "delete" | "generate")
     );

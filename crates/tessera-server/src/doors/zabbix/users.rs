@@ -15,6 +15,7 @@ pub async fn call(call: &Call<'_>, action: &str) -> MethodResult {
         "get" => get(call).await,
         "create" => create(call).await,
         "update" => update(call).await,
+        "unblock" => unblock(call).await,
         _ => delete(call).await,
     }
 }
@@ -70,9 +71,15 @@ fn user_object(call: &Call<'_>, user: &User) -> Map<String, Value> {
         ("lang", "default".to_owned()),
         ("refresh", "30s".to_owned()),
         ("theme", "default".to_owned()),
-        ("attempt_failed", "0".to_owned()),
-        ("attempt_ip", String::new()),
-        ("attempt_clock", "0".to_owned()),
+        ("attempt_failed", user.failed_sign_ins.count.to_string()),
+        ("attempt_ip", user.failed_sign_ins.last_ip.clone()),
+        (
+            "attempt_clock",
+            user.failed_sign_ins
+                .last_at
+                .map_or(0, |at| at.unix_timestamp())
+                .to_string(),
+        ),
         ("rows_per_page", "50".to_owned()),
         ("timezone", "default".to_owned()),
         ("roleid", role_id(user.role).to_owned()),
@@ -416,23 +423,50 @@ async fn update(call: &Call<'_>) -> MethodResult {
     Ok(json!({ "userids": updated }))
 }
 
-async fn delete(call: &Call<'_>) -> MethodResult {
+/// The user ids a super admin's `user.delete` or `user.unblock` names: a non-empty array.
+fn user_ids_of_super_admin_call(call: &Call<'_>, method: &str) -> Result<Vec<i64>, ZabbixError> {
     let actor = call.user()?;
-    let authority = &call.state.authority;
-    authority
+    call.state
+        .authority
         .require_super_admin(actor)
-        .map_err(|_| no_permission_to_call("user.delete"))?;
+        .map_err(|_| no_permission_to_call(method))?;
     let Value::Array(items) = &call.params else {
         return Err(ZabbixError::parameter("/", "an array is expected"));
     };
     if items.is_empty() {
         return Err(ZabbixError::parameter("/", "cannot be empty"));
     }
-    let ids = items
+    items
         .iter()
         .enumerate()
         .map(|(i, v)| id(v, &format!("/{}", i + 1)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+fn userids(ids: &[i64]) -> Value {
+    json!({ "userids": ids.iter().map(|id| id.to_string()).collect::<Vec<_>>() })
+}
+
+/// Ends the lockout of users and forgets their failed sign-ins.
+async fn unblock(call: &Call<'_>) -> MethodResult {
+    let ids = user_ids_of_super_admin_call(call, "user.unblock")?;
+    let authority = &call.state.authority;
+    for user_id in &ids {
+        authority.user(*user_id).await.map_err(core_error)?;
+    }
+    for user_id in &ids {
+        authority
+            .unlock_user(*user_id, &call.origin)
+            .await
+            .map_err(core_error)?;
+    }
+    Ok(userids(&ids))
+}
+
+async fn delete(call: &Call<'_>) -> MethodResult {
+    let ids = user_ids_of_super_admin_call(call, "user.delete")?;
+    let actor = call.user()?;
+    let authority = &call.state.authority;
     for user_id in &ids {
         if *user_id == actor.id {
             return Err(ZabbixError::invalid_params(
@@ -447,7 +481,7 @@ async fn delete(call: &Call<'_>) -> MethodResult {
             .await
             .map_err(core_error)?;
     }
-    Ok(json!({ "userids": ids.iter().map(|id| id.to_string()).collect::<Vec<_>>() }))
+    Ok(userids(&ids))
 }
 
 /// A core error from creating or changing a user: a taken name in Zabbix's words.
