@@ -1,6 +1,6 @@
 //! Several nodes, one truth: three real `tessera serve` processes on one PostgreSQL database.
 //! A token issued on one works on the others; a token revoked, a user disabled or a token
-//! expired through one is refused by the others within a second, though their caches would
+//! expired through one is refused by the others within seconds, though their caches would
 //! trust a check for an hour: the database announces the change (LISTEN/NOTIFY).
 
 mod support;
@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::{access_token, add_user, postgres_database, tessera, zabbix, Node, ADMIN_PASSWORD};
 
-/// How long a change may take to reach the other nodes.
-const PROPAGATION: Duration = Duration::from_secs(1);
+/// How long a change may take to reach the other nodes: NOTIFY takes milliseconds; the
+/// margin is for a loaded CI machine, and still a thousandth of the caches' hour.
+const PROPAGATION: Duration = Duration::from_secs(3);
 
 async fn whoami(http: &Client, node: &Node, token: &str) -> StatusCode {
     http.get(node.url("/api/v1/whoami"))
@@ -57,7 +58,7 @@ async fn three_nodes_issue_check_and_refuse_as_one() {
         assert_eq!(whoami(&http, node, &token).await, StatusCode::OK);
     }
 
-    // Revoked through A: refused by B and C within a second.
+    // Revoked through A: refused by B and C within PROPAGATION.
     let response = http
         .post(a.url("/oauth/revoke"))
         .form(&[("token", token.as_str())])
@@ -266,7 +267,7 @@ async fn concurrent_sign_ins_and_revokes_across_nodes_leave_nothing_valid_that_s
     for checker in checkers {
         checker.await.unwrap();
     }
-    // Every change has had its second to reach every node.
+    // Every change has had its time to reach every node.
     tokio::time::sleep(PROPAGATION).await;
 
     for user in &users {
