@@ -1,22 +1,9 @@
-//! The `Authorization` header, read strictly: `Basic` client credentials (RFC 6749 §2.3.1,
-//! RFC 7617) and `Bearer` tokens (RFC 6750 §2.1).
+//! The `Authorization` header of a request, read by [`tessera_wire::authorization`].
 
 use axum::http::{header, HeaderMap};
-use base64::Engine;
-use percent_encoding::percent_decode_str;
+pub use tessera_wire::authorization::{bearer, Authorization};
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Authorization {
-    None,
-    Basic {
-        id: String,
-        secret: String,
-    },
-    Bearer(String),
-    /// Present but not understood: another scheme, bad base64, several headers.
-    Malformed,
-}
-
+/// The request's credentials: none, one header read strictly, or `Malformed` for several.
 pub fn authorization(headers: &HeaderMap) -> Authorization {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
@@ -25,50 +12,7 @@ pub fn authorization(headers: &HeaderMap) -> Authorization {
     if values.next().is_some() {
         return Authorization::Malformed;
     }
-    let Ok(value) = value.to_str() else {
-        return Authorization::Malformed;
-    };
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let rest = rest.trim();
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return bearer(rest).map_or(Authorization::Malformed, Authorization::Bearer);
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        return basic(rest).unwrap_or(Authorization::Malformed);
-    }
-    Authorization::Malformed
-}
-
-/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-pub fn bearer(value: &str) -> Option<String> {
-    let body = value.trim_end_matches('=');
-    let valid = !body.is_empty()
-        && value.len() <= 4096
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        });
-    valid.then(|| value.to_owned())
-}
-
-/// `Basic base64(urlencode(id) ":" urlencode(secret))`; RFC 6749 §2.3.1 has both parts
-/// form-urlencoded before base64.
-fn basic(value: &str) -> Option<Authorization> {
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value)
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    let unescape = |s: &str| {
-        let spaced = s.replace('+', " ");
-        percent_decode_str(&spaced)
-            .decode_utf8()
-            .ok()
-            .map(|c| c.into_owned())
-    };
-    Some(Authorization::Basic {
-        id: unescape(id)?,
-        secret: unescape(secret)?,
-    })
+    tessera_wire::authorization::parse(value.as_bytes())
 }
 
 #[cfg(test)]
@@ -76,39 +20,13 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn with(value: &str) -> HeaderMap {
+    #[test]
+    fn no_header_is_none_and_two_are_malformed() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        headers
-    }
-
-    #[test]
-    fn basic_credentials_are_unescaped() {
-        // "my%20client:se%3Acret" -> id "my client", secret "se:cret"
-        let encoded = base64::engine::general_purpose::STANDARD.encode("my%20client:se%3Acret");
-        assert_eq!(
-            authorization(&with(&format!("Basic {encoded}"))),
-            Authorization::Basic {
-                id: "my client".into(),
-                secret: "se:cret".into()
-            }
-        );
-    }
-
-    #[test]
-    fn bearer_tokens_follow_the_b64token_syntax() {
-        assert_eq!(
-            authorization(&with("Bearer tsr_abc")),
-            Authorization::Bearer("tsr_abc".into())
-        );
-        assert_eq!(
-            authorization(&with("bearer a==")),
-            Authorization::Bearer("a==".into())
-        );
-        assert_eq!(authorization(&with("Bearer a b")), Authorization::Malformed);
-        assert_eq!(authorization(&with("Bearer ")), Authorization::Malformed);
-        assert_eq!(authorization(&with("Digest x")), Authorization::Malformed);
-        assert_eq!(authorization(&with("Basic !!!")), Authorization::Malformed);
-        assert_eq!(authorization(&HeaderMap::new()), Authorization::None);
+        assert_eq!(authorization(&headers), Authorization::None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        assert_eq!(authorization(&headers), Authorization::Bearer("a".into()));
+        headers.append(header::AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        assert_eq!(authorization(&headers), Authorization::Malformed);
     }
 }

@@ -8,7 +8,7 @@
 //! errors with HTTP 200 and an `{"error": {...}}` body, and its clients expect exactly that, so
 //! only an unavailable database or a full sign-in queue gets a 503.
 
-use crate::params::{Body, ParamError, Params};
+use crate::params::{self, Body, ParamError, Params};
 use crate::responses::{escape_markup, no_store, with_retry_after};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -113,7 +113,7 @@ impl ArcGisError {
 
 impl From<ParamError> for ArcGisError {
     fn from(error: ParamError) -> Self {
-        let status = error.status();
+        let status = params::status(&error);
         let detail = format!("Malformed request: {error}.");
         if status == StatusCode::BAD_REQUEST {
             return Self::bad_request(detail);
@@ -276,7 +276,7 @@ async fn generate_token(
 ) -> Response {
     let params = body
         .bytes()
-        .and_then(|bytes| Params::from_query_and_body(&uri, &headers, bytes));
+        .and_then(|bytes| params::from_query_and_body(&uri, &headers, bytes));
     let format = match params.as_ref().map(|p| p.get("f")) {
         Ok(Ok(None)) => Some(Format::Html),
         Ok(Ok(Some(f))) => Format::parse(f),

@@ -7,7 +7,7 @@
 //! on" (401). The two-factor rule (`USER.EXCLUDE_2FA` plus the user's API bypass) is the
 //! core's, as for every door without a place for a code.
 
-use crate::params::{Body, ParamError, Params};
+use crate::params::{self, Body, ParamError, Params};
 use crate::responses::escape_markup;
 use crate::startup::{ExtraViewConfig, ExtraViewXml};
 use crate::state::AppState;
@@ -108,10 +108,12 @@ async fn ev_api(
 ) -> Response {
     let params = match body
         .bytes()
-        .and_then(|bytes| Params::from_query_and_body(&uri, &headers, bytes))
+        .and_then(|bytes| params::from_query_and_body(&uri, &headers, bytes))
     {
         Ok(params) => params,
-        Err(error) => return Reply { xml: false }.message(error.status(), &error.to_string()),
+        Err(error) => {
+            return Reply { xml: false }.message(params::status(&error), &error.to_string())
+        }
     };
     let xml = matches!(params.get("ev_send_xml"), Ok(Some(v)) if v.eq_ignore_ascii_case("true"));
     let reply = Reply { xml };
@@ -127,7 +129,8 @@ async fn answer(
     params: &Params,
     reply: &Reply,
 ) -> Result<Response, Box<Response>> {
-    let bad = |error: ParamError| Box::new(reply.message(error.status(), &error.to_string()));
+    let bad =
+        |error: ParamError| Box::new(reply.message(params::status(&error), &error.to_string()));
     let origin = Origin::from_ip(Door::ExtraView, peer.ip());
     let authority = &state.authority;
     let statevar = params.get("statevar").map_err(bad)?;

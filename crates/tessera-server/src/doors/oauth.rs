@@ -8,7 +8,7 @@
 //! client unless it names a registered one, which must then authenticate.
 
 use crate::auth_header::{authorization, Authorization};
-use crate::params::{Body, ParamError, Params};
+use crate::params::{self, Body, ParamError, Params};
 use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -68,7 +68,7 @@ impl OAuthError {
 impl From<ParamError> for OAuthError {
     fn from(error: ParamError) -> Self {
         Self {
-            status: error.status(),
+            status: params::status(&error),
             ..Self::invalid_request(error.to_string())
         }
     }
@@ -224,7 +224,7 @@ async fn token(
     body: Body,
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
-    let params = Params::from_body(&headers, body.bytes()?)?;
+    let params = params::from_body(&headers, body.bytes()?)?;
     let grant = params
         .get("grant_type")?
         .ok_or_else(|| OAuthError::missing("grant_type"))?;
@@ -297,7 +297,7 @@ async fn introspect(
     body: Body,
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
-    let params = Params::from_body(&headers, body.bytes()?)?;
+    let params = params::from_body(&headers, body.bytes()?)?;
     let authorized = match authorization(&headers) {
         Authorization::Bearer(token) => state
             .authority
@@ -363,7 +363,7 @@ async fn revoke(
     body: Body,
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
-    let params = Params::from_body(&headers, body.bytes()?)?;
+    let params = params::from_body(&headers, body.bytes()?)?;
     let caller = request_client(&state, &headers, &params, &origin).await?;
     let presented = params
         .get("token")?

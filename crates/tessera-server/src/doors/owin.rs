@@ -8,7 +8,7 @@
 //! keeps passwords out of URLs and logs. A new token discards the user's earlier `/Token`
 //! tokens, as the seed promises; tokens from the other doors are left alone.
 
-use crate::params::{Body, ParamError, Params};
+use crate::params::{self, Body, ParamError, Params};
 use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -86,7 +86,7 @@ impl OwinError {
 impl From<ParamError> for OwinError {
     fn from(error: ParamError) -> Self {
         Self {
-            status: error.status(),
+            status: params::status(&error),
             ..Self::invalid_request(error.to_string())
         }
     }

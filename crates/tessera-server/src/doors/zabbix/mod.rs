@@ -1,17 +1,16 @@
 //! The Zabbix JSON-RPC door (DIALECTS §4, seed 003): `POST /api_jsonrpc.php` as Zabbix 6.0
 //! answers it, for scripts and tools written for Zabbix (zabbix_utils, pyzabbix, Ansible).
 //!
-//! This module reads the JSON-RPC envelope (single or batch), authenticates the caller by the
-//! body's `auth` field (Zabbix up to 6.x) or `Authorization: Bearer` (6.4 and later), and hands
-//! the method to `users.rs` or `tokens.rs`; `get.rs` reads the common `*.get` parameters.
+//! This module reads the JSON-RPC body (single or batch) with [`tessera_wire::zabbix`],
+//! authenticates the caller by the body's `auth` field (Zabbix up to 6.x) or
+//! `Authorization: Bearer` (6.4 and later), and hands the method to `users.rs` or `tokens.rs`;
+//! `tessera_wire::zabbix::get` reads the common `*.get` parameters.
 
-mod error;
-mod get;
 mod tokens;
 mod users;
 
 use crate::auth_header::{authorization, Authorization};
-use crate::params::Body;
+use crate::params::{self, Body};
 use crate::responses::with_retry_after;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
@@ -19,10 +18,11 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
-pub use error::ZabbixError;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tessera_core::{CoreError, Door, Origin, Refusal, TokenKind, TokenSecret, User};
+pub use tessera_wire::zabbix::ZabbixError;
+use tessera_wire::zabbix::{envelope, get, Envelope};
 
 pub fn routes() -> Router<AppState> {
     // Zabbix's frontend answers any method; GET with a body is read like POST, and OPTIONS
@@ -105,7 +105,7 @@ async fn api(
                 &ZabbixError::invalid_request(format!("{error}.")),
             );
             return (
-                error.status(),
+                params::status(&error),
                 [(header::CONTENT_TYPE, "application/json")],
                 answer.to_string(),
             )
@@ -171,7 +171,11 @@ async fn one(
         _ => Value::Null,
     };
     let result = match envelope(request) {
-        Ok((method, params, auth)) => call(state, peer, headers, &method, params, auth).await,
+        Ok(Envelope {
+            method,
+            params,
+            auth,
+        }) => call(state, peer, headers, &method, params, auth).await,
         Err(error) => return (Some(error_response(&answer_id, &error)), false),
     };
     let unavailable = result
@@ -185,53 +189,6 @@ async fn one(
         Err(error) => error_response(&answer_id, &error),
     };
     (Some(answer), unavailable)
-}
-
-/// The method, its params and the `auth` field of a JSON-RPC 2.0 request object, checked in
-/// the order Zabbix checks them.
-fn envelope(request: Value) -> Result<(String, Value, Option<String>), ZabbixError> {
-    let invalid = |path: &str, problem: &str| {
-        ZabbixError::invalid_request(format!("Invalid parameter \"{path}\": {problem}."))
-    };
-    let Value::Object(mut object) = request else {
-        return Err(invalid("/", "an array is expected"));
-    };
-    if let Some(unknown) = object
-        .keys()
-        .find(|k| !["jsonrpc", "method", "params", "auth", "id"].contains(&k.as_str()))
-    {
-        return Err(invalid("/", &format!("unexpected parameter \"{unknown}\"")));
-    }
-    match object.get("jsonrpc") {
-        None => return Err(invalid("/", "the parameter \"jsonrpc\" is missing")),
-        Some(Value::String(v)) if v == "2.0" => {}
-        Some(Value::String(_)) => return Err(invalid("/jsonrpc", "value must be \"2.0\"")),
-        Some(_) => return Err(invalid("/jsonrpc", "a character string is expected")),
-    }
-    let method = match object.remove("method") {
-        Some(Value::String(method)) => method,
-        Some(_) => return Err(invalid("/method", "a character string is expected")),
-        None => return Err(invalid("/", "the parameter \"method\" is missing")),
-    };
-    let params = match object.remove("params") {
-        Some(params @ (Value::Object(_) | Value::Array(_))) => params,
-        Some(_) => return Err(invalid("/params", "an array or object is expected")),
-        None => return Err(invalid("/", "the parameter \"params\" is missing")),
-    };
-    let auth = match object.remove("auth") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(auth)) if auth.is_empty() => {
-            return Err(invalid("/auth", "cannot be empty"))
-        }
-        Some(Value::String(auth)) => Some(auth),
-        Some(_) => return Err(invalid("/auth", "a character string is expected")),
-    };
-    if let Some(id) = object.get("id") {
-        if !matches!(id, Value::String(_) | Value::Number(_) | Value::Null) {
-            return Err(invalid("/id", "a string, number or null value is expected"));
-        }
-    }
-    Ok((method, params, auth))
 }
 
 async fn call(
