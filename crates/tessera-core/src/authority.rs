@@ -19,6 +19,7 @@ use crate::password::{Password, PasswordHasher};
 use crate::scope::Scope;
 use crate::secret::{SecretFormat, TokenSecret};
 use crate::settings::{Lifetime, Settings};
+use crate::stats::{CheckOutcome, Stats, StatsSnapshot};
 use crate::store::{Store, StoreChange, StoreError};
 use crate::token::{Binding, Door, NewToken, Token, TokenKind, TokenQuery, TokenStatus};
 use crate::user::{NewUser, Permission, Role, User, Username};
@@ -129,6 +130,7 @@ struct Inner {
     sources: SourceThrottle,
     source_turns: AttemptTurns<IpAddr>,
     account_turns: AttemptTurns<i64>,
+    stats: Stats,
 }
 
 impl Authority {
@@ -167,6 +169,7 @@ impl Authority {
                 sources,
                 source_turns,
                 account_turns,
+                stats: Stats::new(),
             }),
         })
     }
@@ -1168,7 +1171,9 @@ impl Authority {
             return Err(self.refuse(None, Refusal::Unknown, origin).await);
         }
         let hash = presented.hash();
-        let entry = match self.inner.cache.get(&hash) {
+        let cached = self.inner.cache.get(&hash);
+        self.inner.stats.cache_lookup(cached.is_some());
+        let entry = match cached {
             Some(entry) => entry,
             None => {
                 let mark = self.inner.cache.mark();
@@ -1210,6 +1215,7 @@ impl Authority {
         }
         self.inner.last_access.note(token.id, now);
         entry.mark_used(now);
+        self.inner.stats.check(origin.door, CheckOutcome::Accepted);
         Ok(Verified {
             token: entry.token.clone(),
             user: entry.user.clone(),
@@ -1217,6 +1223,7 @@ impl Authority {
     }
 
     async fn refuse(&self, token: Option<&Token>, refusal: Refusal, origin: &Origin) -> CoreError {
+        self.inner.stats.check(origin.door, CheckOutcome::Refused);
         let recorded = self
             .record(AuditKind::TokenRefused, origin, |e| {
                 e.token_id = token.map(|t| t.id);
@@ -1366,7 +1373,13 @@ impl Authority {
             detail: String::new(),
         };
         fill(&mut event);
+        self.inner.stats.event(kind, origin.door);
         Ok(self.store().insert_audit(&event).await?)
+    }
+
+    /// What this node has done since it started, for monitoring.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot(self.inner.cache.len())
     }
 }
 

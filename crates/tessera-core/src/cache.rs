@@ -56,6 +56,11 @@ impl TokenCache {
         }
     }
 
+    /// How many checks the cache holds now.
+    pub fn len(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
     pub fn get(&self, hash: &SecretHash) -> Option<CachedCheck> {
         let entry = self.entries.get(hash)?;
         if entry.loaded_at.elapsed() < self.ttl {

@@ -59,6 +59,17 @@ pub enum Door {
     /// `/auth/verify`, asked by a reverse proxy on behalf of the services behind it.
     ForwardAuth,
 }
+impl Door {
+    pub const ALL: [Door; 7] = [
+        Door::OAuth,
+        Door::ExtraView,
+        Door::Owin,
+        Door::Zabbix,
+        Door::ArcGis,
+        Door::Cli,
+        Door::ForwardAuth,
+    ];
+}
 text_enum!(Door {
     OAuth => "oauth",
     ExtraView => "extraview",

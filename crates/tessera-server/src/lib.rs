@@ -7,6 +7,7 @@
 mod auth_header;
 mod client_address;
 mod doors;
+mod metrics;
 mod params;
 mod responses;
 mod serving;

@@ -2,6 +2,7 @@
 
 use crate::client_address::{self, TrustedProxies};
 use crate::doors;
+use crate::metrics;
 use crate::serving;
 use crate::state::AppState;
 use crate::tls::{TlsFiles, TlsReloader};
@@ -256,6 +257,7 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
             HeaderValue::from_static("max-age=31536000"),
         )
     });
+    let metrics = state.metrics.clone();
     doors::routes()
         .with_state(state)
         .layer(option_layer(hsts))
@@ -268,6 +270,7 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
+        .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(trace)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -1,5 +1,6 @@
 //! What every handler gets: the authority and the server's own facts.
 
+use crate::metrics::Metrics;
 use crate::startup::{ExtraViewConfig, ZabbixConfig};
 use std::sync::Arc;
 use tessera_core::Authority;
@@ -10,6 +11,7 @@ pub struct AppState {
     pub issuer: Arc<str>,
     pub extraview: ExtraViewConfig,
     pub zabbix: Arc<ZabbixConfig>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -20,6 +22,7 @@ impl AppState {
         zabbix: ZabbixConfig,
     ) -> Self {
         Self {
+            metrics: Arc::new(Metrics::new(authority.clone())),
             authority,
             issuer: issuer.into(),
             extraview,

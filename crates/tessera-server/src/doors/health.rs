@@ -1,4 +1,4 @@
-//! Liveness and readiness for load balancers and orchestrators.
+//! Liveness and readiness for load balancers and orchestrators, and metrics for monitors.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -11,6 +11,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(crate::metrics::scrape))
 }
 
 /// Ready when the database answers within two seconds.

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile_input;
 mod introspect_revoke;
 mod lockout;
+mod metrics;
 mod oauth_token;
 mod owin;
 mod secrets_at_rest;
