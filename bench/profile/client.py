@@ -1,0 +1,17 @@
+"""N GET requests on one keep-alive connection: client.py PORT PATH TOKEN N.
+Every answer must be 200; prints the count and the elapsed time."""
+import http.client
+import sys
+import time
+
+port, path, token, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+headers = {"Authorization": f"Bearer {token}"}
+t0 = time.monotonic()
+for _ in range(n):
+    conn.request("GET", path, headers=headers)
+    r = conn.getresponse()
+    r.read()
+    if r.status != 200:
+        sys.exit(f"{path}: HTTP {r.status}")
+print(f"{path}: {n} requests, {time.monotonic() - t0:.1f} s")
