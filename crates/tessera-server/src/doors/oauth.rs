@@ -436,6 +436,34 @@ impl IntoResponse for BearerError {
 }
 
 /// Who holds this token: a protected resource for clients to try their tokens on.
+/// `whoami`'s answer, in this field order.
+#[derive(Serialize)]
+struct Whoami<'a> {
+    user: Option<WhoamiUser<'a>>,
+    client_id: Option<&'a str>,
+    scope: String,
+    token: WhoamiToken,
+}
+
+#[derive(Serialize)]
+struct WhoamiUser<'a> {
+    id: i64,
+    uuid: String,
+    username: &'a str,
+    display_name: &'a str,
+    role: &'static str,
+    permissions: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct WhoamiToken {
+    id: i64,
+    kind: &'static str,
+    door: &'static str,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
 async fn whoami(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -485,27 +513,27 @@ async fn whoami(
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
     };
-    let user = verified.user.as_ref().map(|user| {
-        json!({
-            "id": user.id,
-            "uuid": user.uuid.to_string(),
-            "username": user.username,
-            "display_name": user.display_name,
-            "role": user.role.as_str(),
-            "permissions": user.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-        })
+    // Typed rather than `json!`: this answers every check a service makes, and building a
+    // `Value` map for it cost a third of the request (bench/profile, callgrind).
+    let user = verified.user.as_ref().map(|user| WhoamiUser {
+        id: user.id,
+        uuid: user.uuid.to_string(),
+        username: user.username.as_str(),
+        display_name: &user.display_name,
+        role: user.role.as_str(),
+        permissions: user.permissions.iter().map(|p| p.as_str()).collect(),
     });
-    Ok(Json(json!({
-        "user": user,
-        "client_id": token.client_id,
-        "scope": token.scope.to_string(),
-        "token": {
-            "id": token.id,
-            "kind": token.kind.as_str(),
-            "door": token.door.as_str(),
-            "created_at": rfc3339(token.created_at),
-            "expires_at": token.expires_at.map(rfc3339),
+    Ok(Json(Whoami {
+        user,
+        client_id: token.client_id.as_deref(),
+        scope: token.scope.to_string(),
+        token: WhoamiToken {
+            id: token.id,
+            kind: token.kind.as_str(),
+            door: token.door.as_str(),
+            created_at: rfc3339(token.created_at),
+            expires_at: token.expires_at.map(rfc3339),
         },
-    }))
+    })
     .into_response())
 }

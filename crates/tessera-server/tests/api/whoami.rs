@@ -14,6 +14,27 @@ async fn whoami_names_the_token_holder() {
     assert_eq!(body["scope"], "read write");
     assert_eq!(body["token"]["door"], "oauth");
     assert_eq!(body["token"]["kind"], "session");
+    // The fields, in the order clients have always seen them.
+    let keys = |value: &serde_json::Value| -> Vec<String> {
+        value.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(&body), ["user", "client_id", "scope", "token"]);
+    assert_eq!(
+        keys(&body["user"]),
+        [
+            "id",
+            "uuid",
+            "username",
+            "display_name",
+            "role",
+            "permissions"
+        ]
+    );
+    assert_eq!(
+        keys(&body["token"]),
+        ["id", "kind", "door", "created_at", "expires_at"]
+    );
+    assert!(body["client_id"].is_null() && body["user"]["permissions"].is_array());
 }
 
 #[tokio::test]
