@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The token.get benchmark's cases, their SQL, and the HTTP latency driver.
 
-Copied unchanged (but for this note) from bench/zabbix_token_get/driver.py for bench/scale,
+Copied (changed only here and where a non-JSON answer is reported) from bench/zabbix_token_get/driver.py for bench/scale,
 which runs it against both stores: the HTTP mode does not care which store the server uses,
 and the SQL it writes (cases.txt) is planned and timed on both by sqlcases.py.
 
@@ -206,7 +206,12 @@ def measure(args):
         start = time.perf_counter()
         response = http.post(args.url, data=json.dumps(body), headers=headers, timeout=30)
         elapsed = (time.perf_counter() - start) * 1000.0
-        answer = response.json()
+        try:
+            answer = response.json()
+        except ValueError:
+            # (bench/scale) say what came back instead of a JSON decoding traceback
+            sys.exit(f"{method} {json.dumps(params)}: HTTP {response.status_code} after "
+                     f"{elapsed:.0f} ms, not JSON: {response.text[:300]!r}")
         if "error" in answer:
             sys.exit(f"{method} {json.dumps(params)} failed: {answer['error']}")
         return elapsed, answer["result"]

@@ -349,7 +349,7 @@ bench_store() {
     # --- 5. Zabbix token.get
     say "$STORE: Zabbix token.get"
     python3 "$HERE/driver.py" sql --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" --out "$TMP"
-    local target=$DB
+    local target=${DB:-}
     [[ "$STORE" == postgres ]] && target=$dburl
     lock
     timeout 900 python3 "$HERE/sqlcases.py" "$STORE" "$target" "$TMP/cases.txt" 3 >"$TMP/sql-zabbix-$STORE.txt"
@@ -358,7 +358,11 @@ bench_store() {
     timeout $((ZBX_BUDGET * 12 + 300)) python3 "$HERE/driver.py" http --url "$URL/api_jsonrpc.php" \
         --password "$PASSWORD" --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" \
         --requests "$ZBX_REQUESTS" --warmup 3 --budget "$ZBX_BUDGET" --json "$TMP/zabbix-$STORE.json" \
-        >"$TMP/zabbix-$STORE.txt"
+        >"$TMP/zabbix-$STORE.txt" 2>"$TMP/zabbix-$STORE.err" || {
+        sum "Zabbix token.get over HTTP FAILED: $(tail -1 "$TMP/zabbix-$STORE.err")"
+        { echo "--- driver.py http failed:"; cat "$TMP/zabbix-$STORE.err"; echo "--- server log (tail)"; tail -40 "$TMP/server.log"; } >>"$RAW"
+        echo '[]' >"$TMP/zabbix-$STORE.json"
+    }
     unlock
     sum "Zabbix token.get over HTTP (driver.py: sequential, 1 keep-alive connection; user $USER_ID, token id $TOKEN_ID), and the SQL alone on the store:"
     python3 - "$TMP/zabbix-$STORE.json" "$TMP/sql-zabbix-$STORE.txt" <<'PY' | tee -a "$SUMMARY"
@@ -426,20 +430,32 @@ PY
     return 0
 }
 
+write_results() {
+    {
+        echo "bench/scale: tessera at $TOKENS tokens ($STARTED)"
+        cat "$TMP/machine.txt"
+        echo "load average (1/5/15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "shared lock $LOCK: $([[ $LOCK_MISSED == 0 ]] && echo "held for every heavy step" || echo "NOT obtained for $LOCK_MISSED heavy steps (held by another process for longer than LOCK_WAIT); those steps ran alongside whatever else was running")"
+        echo "data: $TOKENS API tokens (ids 1..$TOKENS, door zabbix, bench/zabbix_token_get's spread), $USERS users; every token a valid tsr_ secret stored as its SHA-256; generation ${GEN_MS} ms (not in any insert time)"
+        [[ -n "${1:-}" ]] && echo "$1"
+        cat "$SUMMARY"
+        echo
+        echo "===== raw"
+        cat "$RAW"
+    } >"$RESULTS"
+}
+DONE=0
+on_exit() {
+    [[ "$DONE" == 1 || ! -f "$TMP/machine.txt" ]] || write_results "INCOMPLETE: the script stopped early (exit status $1); what it measured until then follows" || true
+    cleanup
+}
+trap 'on_exit $?' EXIT
+
 for store in $STORES; do
     bench_store "$store"
 done
 
-{
-    echo "bench/scale: tessera at $TOKENS tokens ($STARTED)"
-    cat "$TMP/machine.txt"
-    echo "load average (1/5/15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "shared lock $LOCK: $([[ $LOCK_MISSED == 0 ]] && echo "held for every heavy step" || echo "NOT obtained for $LOCK_MISSED heavy steps (held by another process for longer than LOCK_WAIT); those steps ran alongside whatever else was running")"
-    echo "data: $TOKENS API tokens (ids 1..$TOKENS, door zabbix, bench/zabbix_token_get's spread), $USERS users; every token a valid tsr_ secret stored as its SHA-256; generation ${GEN_MS} ms (not in any insert time)"
-    cat "$SUMMARY"
-    echo
-    echo "===== raw"
-    cat "$RAW"
-} >"$RESULTS"
+write_results
+DONE=1
 say "results: $RESULTS"
 cat "$SUMMARY"
