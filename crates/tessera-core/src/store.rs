@@ -139,7 +139,7 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Inserts a user's token and, in the same transaction, revokes every active or disabled
     /// token the user got through the same door before it; returns the new token and the ids
-    /// and hashes revoked. Sign-ins of one user take their turn (the user's row is locked), so
+    /// and hashes revoked, in id order. Sign-ins of one user take their turn (the user's row is locked), so
     /// however many run at once on however many nodes, the last one's token alone survives.
     async fn insert_sole_door_token(
         &self,

@@ -371,7 +371,10 @@ impl Store for SqliteStore {
         .await
         .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
-        let revoked = rows.iter().map(id_and_hash).collect::<StoreResult<_>>()?;
+        let mut revoked: Vec<(i64, SecretHash)> =
+            rows.iter().map(id_and_hash).collect::<StoreResult<_>>()?;
+        // RETURNING follows whichever index the planner chose; callers get id order.
+        revoked.sort_by_key(|(id, _)| *id);
         Ok((inserted, revoked))
     }
 

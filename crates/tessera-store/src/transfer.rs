@@ -110,7 +110,7 @@ fn added_later(table: &str, column: &str) -> Option<Value> {
     }
 }
 
-/// Every table and column of the schema (migrations 0001 to 0005), in the order they are
+/// Every table and column of the schema (migrations 0001 to 0006), in the order they are
 /// written: a table another refers to comes first. The import and the export check the
 /// database against this list, so a column added by a later migration and forgotten here stops
 /// them instead of being left behind.

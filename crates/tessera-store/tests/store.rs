@@ -1098,7 +1098,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "two factor and behavior",
             "token search",
             "change announcements",
-            "sign in lockout"
+            "sign in lockout",
+            "token indexes at scale"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1118,7 +1119,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "two factor and behavior",
             "token search",
             "change announcements",
-            "sign in lockout"
+            "sign in lockout",
+            "token indexes at scale"
         ]
     );
     assert!(tessera_store::migrate(database.url())
