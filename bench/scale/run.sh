@@ -14,7 +14,7 @@
 #   3. RSS of the server right after the cold runs (more distinct tokens checked than the
 #      cache holds: the cache is at its bound, --cache-capacity, 100,000 by default);
 #   4. ISSUE tokens issued through the HTTP API (client_credentials grant), for comparison;
-#   5. Zabbix token.get cases over HTTP (driver.py, copied from bench/zabbix_token_get) and
+#   5. Zabbix token.get cases over HTTP (bench/zabbix_token_get/driver.py) and
 #      their SQL planned and timed on the store itself (sqlcases.py; EXPLAIN ANALYZE on
 #      PostgreSQL);
 #   6. `tessera token list` paging: first page, deep pages (CLI wall time) and the SQL alone.
@@ -333,7 +333,7 @@ bench_store() {
     lock
     t0=$(date +%s%N)
     OUTDIR="$TMP/issue-$STORE" QUOTA=$ISSUE THREADS=2 BASIC=$basic \
-        wrk -t2 -c"$CONNS" -d600s -s "$HERE/issue.lua" "$URL/" >"$TMP/wrk-issue-$STORE.txt" 2>&1 9>&- &
+        wrk -t2 -c"$CONNS" -d600s -s "$HERE/../footprint/issue.lua" "$URL/" >"$TMP/wrk-issue-$STORE.txt" 2>&1 9>&- &
     local wpid=$!
     while (( $(find "$TMP/issue-$STORE" -name 'done.*' | wc -l) < 2 )) && kill -0 "$wpid" 2>/dev/null; do
         sleep 0.05
@@ -348,14 +348,14 @@ bench_store() {
 
     # --- 5. Zabbix token.get
     say "$STORE: Zabbix token.get"
-    python3 "$HERE/driver.py" sql --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" --out "$TMP"
+    python3 "$HERE/../zabbix_token_get/driver.py" sql --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" --out "$TMP"
     local target=${DB:-}
     [[ "$STORE" == postgres ]] && target=$dburl
     lock
     timeout 900 python3 "$HERE/sqlcases.py" "$STORE" "$target" "$TMP/cases.txt" 3 >"$TMP/sql-zabbix-$STORE.txt"
     unlock
     lock
-    timeout $((ZBX_BUDGET * 12 + 300)) python3 "$HERE/driver.py" http --url "$URL/api_jsonrpc.php" \
+    timeout $((ZBX_BUDGET * 12 + 300)) python3 "$HERE/../zabbix_token_get/driver.py" http --url "$URL/api_jsonrpc.php" \
         --password "$PASSWORD" --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" \
         --requests "$ZBX_REQUESTS" --warmup 3 --budget "$ZBX_BUDGET" --json "$TMP/zabbix-$STORE.json" \
         >"$TMP/zabbix-$STORE.txt" 2>"$TMP/zabbix-$STORE.err" || {

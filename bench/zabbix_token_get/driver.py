@@ -202,7 +202,12 @@ def measure(args):
         start = time.perf_counter()
         response = http.post(args.url, data=json.dumps(body), headers=headers, timeout=30)
         elapsed = (time.perf_counter() - start) * 1000.0
-        answer = response.json()
+        try:
+            answer = response.json()
+        except ValueError:
+            # Say what came back instead of a JSON decoding traceback.
+            sys.exit(f"{method} {json.dumps(params)}: HTTP {response.status_code} after "
+                     f"{elapsed:.0f} ms, not JSON: {response.text[:300]!r}")
         if "error" in answer:
             sys.exit(f"{method} {json.dumps(params)} failed: {answer['error']}")
         return elapsed, answer["result"]
