@@ -9,7 +9,7 @@ pub use api_tokens::{NewApiToken, MAX_NAME_CHARS};
 
 use crate::audit::{AuditEvent, AuditKind, AuditQuery, NewAuditEvent};
 use crate::behavior::BehaviorSetting;
-use crate::cache::{unix_millis, TokenCache};
+use crate::cache::{unix_millis, CachedCheck, ClientCache, TokenCache};
 use crate::client::{Client, GrantType, NewClient};
 use crate::clock::Clock;
 use crate::error::{CoreError, Refusal};
@@ -33,6 +33,8 @@ pub const BOOTSTRAP_ADMIN: &str = "Admin";
 
 /// How many source addresses the sign-in throttle remembers; the least recent go first.
 const SOURCES_TRACKED: usize = 100_000;
+/// Clients are few (services and scripts an operator registers); this bounds the cache anyway.
+const CLIENTS_CACHED: usize = 10_000;
 
 /// How often a failure retries counting itself against an account that others keep changing.
 const COUNT_ATTEMPTS: usize = 8;
@@ -126,6 +128,7 @@ struct Inner {
     default_scope: Scope,
     passwords: PasswordHasher,
     cache: TokenCache,
+    clients: ClientCache,
     last_access: LastAccessBatch,
     sources: SourceThrottle,
     source_turns: AttemptTurns<IpAddr>,
@@ -152,6 +155,7 @@ impl Authority {
             settings.password_queue,
         )?;
         let cache = TokenCache::new(settings.cache_capacity, settings.cache_ttl);
+        let clients = ClientCache::new(CLIENTS_CACHED, settings.cache_ttl);
         let sources = SourceThrottle::new(settings.source_lockout, SOURCES_TRACKED);
         // As many attempts at once as a lock allows: more wait, and see the lock they make.
         let source_turns = AttemptTurns::new(settings.source_lockout.threshold, SOURCES_TRACKED);
@@ -165,6 +169,7 @@ impl Authority {
                 default_scope,
                 passwords,
                 cache,
+                clients,
                 last_access: LastAccessBatch::default(),
                 sources,
                 source_turns,
@@ -206,9 +211,14 @@ impl Authority {
             };
             match change {
                 StoreChange::Token(hash) => inner.cache.evict(&hash),
+                StoreChange::Client(id) => inner.clients.evict(&id),
                 // Entries are keyed by token, so a user's change forgets them all, as a
                 // change made on this node does.
-                StoreChange::User(_) | StoreChange::Unknown => inner.cache.clear(),
+                StoreChange::User(_) => inner.cache.clear(),
+                StoreChange::Unknown => {
+                    inner.cache.clear();
+                    inner.clients.clear();
+                }
             }
             true
         }));
@@ -751,6 +761,7 @@ impl Authority {
         if !self.store().delete_client(id).await? {
             return Err(CoreError::NotFound(format!("client {id:?}")));
         }
+        self.inner.clients.evict(id);
         self.inner.cache.clear();
         self.record(AuditKind::ClientDeleted, origin, |e| {
             e.client_id = Some(id.to_owned());
@@ -759,15 +770,29 @@ impl Authority {
         .await
     }
 
-    /// Checks a client id and secret; the hash comparison runs in constant time.
+    /// Checks a client id and secret; the hash comparison runs in constant time. The client
+    /// comes from the cache when it can (introspection authenticates one on every call).
     pub async fn authenticate_client(
         &self,
         id: &str,
         secret: &TokenSecret,
         origin: &Origin,
-    ) -> Result<Client, CoreError> {
+    ) -> Result<Arc<Client>, CoreError> {
         let presented = secret.hash();
-        match self.store().client_by_id(id).await? {
+        let found = match self.inner.clients.get(id) {
+            Some(client) => Some(client),
+            None => {
+                let mark = self.inner.clients.mark();
+                let client = self.store().client_by_id(id).await?.map(Arc::new);
+                if let Some(client) = &client {
+                    self.inner
+                        .clients
+                        .insert(client.id.clone(), client.clone(), mark);
+                }
+                client
+            }
+        };
+        match found {
             Some(client) if client.secret_hash.matches(&presented) => Ok(client),
             found => {
                 let known = found.is_some();
@@ -1184,7 +1209,9 @@ impl Authority {
                     Some(id) => self.store().user_by_id(id).await?.map(Arc::new),
                     None => None,
                 };
-                self.inner.cache.insert(Arc::new(token), user, mark)
+                let entry = CachedCheck::new(token, user);
+                self.inner.cache.insert(hash, entry.clone(), mark);
+                entry
             }
         };
         let token = &entry.token;

@@ -38,6 +38,8 @@ pub enum StoreChange {
     Token(SecretHash),
     /// The user with this id changed or went away.
     User(i64),
+    /// The client with this id changed or went away.
+    Client(String),
     /// Anything may have changed: too many rows at once, or announcements were missed while
     /// the connection that receives them was down.
     Unknown,

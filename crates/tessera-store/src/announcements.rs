@@ -1,6 +1,6 @@
 //! Hearing what other nodes change: PostgreSQL's triggers announce every change to tokens and
-//! users on one channel (migration 0004), and each node listens on a connection of its own and
-//! hands what it hears to its caches.
+//! users (migration 0004) and to clients (0007) on one channel, and each node listens on a
+//! connection of its own and hands what it hears to its caches.
 //!
 //! Announcements sent while the listening connection is down are lost, so every (re)connection
 //! is reported as `StoreChange::Unknown` and the caches forget everything. If the connection
@@ -26,6 +26,7 @@ pub(crate) fn parse(payload: &str) -> Option<StoreChange> {
     match payload.split_once(':') {
         Some(("token", hex)) => SecretHash::from_hex(hex).map(StoreChange::Token),
         Some(("user", id)) => id.parse().ok().map(StoreChange::User),
+        Some(("client", id)) if !id.is_empty() => Some(StoreChange::Client(id.to_owned())),
         None if payload == "all" => Some(StoreChange::Unknown),
         _ => None,
     }
@@ -92,12 +93,17 @@ mod tests {
             Some(StoreChange::Token(SecretHash::from_hex(&hex).unwrap()))
         );
         assert_eq!(parse("user:42"), Some(StoreChange::User(42)));
+        assert_eq!(
+            parse("client:svc-1"),
+            Some(StoreChange::Client("svc-1".into()))
+        );
         assert_eq!(parse("all"), Some(StoreChange::Unknown));
         for unknown in [
             "",
             "token:zz",
             "token:ab",
             "user:x",
+            "client:",
             "group:1",
             "everything",
         ] {

@@ -1099,7 +1099,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "token search",
             "change announcements",
             "sign in lockout",
-            "token indexes at scale"
+            "token indexes at scale",
+            "client announcements"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1120,7 +1121,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "token search",
             "change announcements",
             "sign in lockout",
-            "token indexes at scale"
+            "token indexes at scale",
+            "client announcements"
         ]
     );
     assert!(tessera_store::migrate(database.url())
@@ -1246,5 +1248,21 @@ async fn postgres_announces_every_change_a_check_can_see() {
     };
     store.delete_tokens(&many).await.unwrap();
     assert_eq!(next_change(&mut heard).await, StoreChange::Unknown);
+
+    // A deleted client is named, so that no node keeps accepting its secret.
+    let client = Client {
+        id: "announced-svc".into(),
+        name: "Service".into(),
+        secret_hash: SecretHash::of("client-secret"),
+        grants: vec![GrantType::ClientCredentials],
+        scope: Scope::parse("read").unwrap(),
+        created_at: now(),
+    };
+    store.insert_client(&client).await.unwrap();
+    store.delete_client(&client.id).await.unwrap();
+    assert_eq!(
+        next_change(&mut heard).await,
+        StoreChange::Client(client.id)
+    );
     assert!(heard.try_recv().is_err(), "nothing else was announced");
 }

@@ -413,7 +413,8 @@ fn migrate_applies_the_schema_once_then_says_it_is_up_to_date() {
          Applied migration: token search\n\
          Applied migration: change announcements\n\
          Applied migration: sign in lockout\n\
-         Applied migration: token indexes at scale\n"
+         Applied migration: token indexes at scale\n\
+         Applied migration: client announcements\n"
     );
     assert_eq!(t.ok(&["migrate"]), "The database is up to date.\n");
     assert_eq!(t.json(&["migrate"]), serde_json::json!({"applied": []}));

@@ -1,7 +1,7 @@
 //! Several nodes, one truth: three real `tessera serve` processes on one PostgreSQL database.
 //! A token issued on one works on the others; a token revoked, a user disabled or a token
-//! expired through one is refused by the others within seconds, though their caches would
-//! trust a check for an hour: the database announces the change (LISTEN/NOTIFY).
+//! expired through one, or a client deleted, is refused by the others within seconds, though
+//! their caches would trust it for an hour: the database announces the change (LISTEN/NOTIFY).
 
 mod support;
 
@@ -144,6 +144,41 @@ async fn three_nodes_issue_check_and_refuse_as_one() {
         assert!(
             took <= PROPAGATION,
             "the expiry took {took:?} to reach {}",
+            node.base
+        );
+    }
+
+    // A client registered and deleted by the CLI: the nodes cache it once it authenticates,
+    // and stop accepting it as soon as the deletion is announced.
+    let added = tessera(url, &["client", "add", "probe", "--json"])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{added:?}");
+    let added: Value = serde_json::from_slice(&added.stdout).unwrap();
+    let secret = added["client_secret"].as_str().unwrap().to_owned();
+    let introspect = |node: &Node| {
+        http.post(node.url("/oauth/introspect"))
+            .basic_auth("probe", Some(&secret))
+            .form(&[("token", ops.as_str())])
+            .send()
+    };
+    for node in [a, b, c] {
+        assert_eq!(introspect(node).await.unwrap().status(), StatusCode::OK);
+    }
+    let deleted = tessera(url, &["client", "delete", "probe"])
+        .output()
+        .unwrap();
+    assert!(deleted.status.success(), "{deleted:?}");
+    let since = Instant::now();
+    for node in [a, b, c] {
+        let took = support::within(since, Duration::from_secs(30), || async {
+            introspect(node).await.unwrap().status() == StatusCode::UNAUTHORIZED
+        })
+        .await
+        .unwrap_or_else(|| panic!("{} still accepts the deleted client", node.base));
+        assert!(
+            took <= PROPAGATION,
+            "the deletion took {took:?} to reach {}",
             node.base
         );
     }

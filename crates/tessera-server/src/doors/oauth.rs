@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tessera_core::{
     Client, CoreError, Door, GrantType, IssuedToken, Origin, Password, TokenKind, TokenPair,
     TokenSecret, Verified,
@@ -142,7 +143,7 @@ async fn request_client(
     headers: &HeaderMap,
     params: &Params,
     origin: &Origin,
-) -> Result<Option<Client>, OAuthError> {
+) -> Result<Option<Arc<Client>>, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
     let (id, secret) = match authorization(headers) {
@@ -250,13 +251,13 @@ async fn token(
                 .get("password")?
                 .ok_or_else(|| OAuthError::missing("password"))?;
             let password = Password::new(password)?;
-            let scope = authority.resolve_scope(scope, client.as_ref())?;
+            let scope = authority.resolve_scope(scope, client.as_deref())?;
             let code = params.get("totp")?;
             let user = authority
                 .authenticate_user_with_code(username, &password, code, &origin)
                 .await?;
             let TokenPair { access, refresh } = authority
-                .issue_user_pair(&user, client.as_ref(), scope, &origin)
+                .issue_user_pair(&user, client.as_deref(), scope, &origin)
                 .await?;
             Ok(token_response(&state, &access, refresh.as_ref()))
         }
@@ -279,7 +280,7 @@ async fn token(
             let TokenPair { access, refresh } = authority
                 .refresh(
                     &TokenSecret::from_presented(presented),
-                    client.as_ref(),
+                    client.as_deref(),
                     scope,
                     &origin,
                 )
@@ -373,7 +374,7 @@ async fn revoke(
         .authority
         .revoke_secret(
             &TokenSecret::from_presented(presented),
-            caller.as_ref(),
+            caller.as_deref(),
             &origin,
         )
         .await

@@ -1,5 +1,5 @@
 use crate::helpers::{spawn_app, ALL_GRANTS};
-use tessera_core::{AuditKind, AuditQuery, GrantType, Role};
+use tessera_core::{AuditKind, AuditQuery, Door, GrantType, Origin, Role};
 
 #[tokio::test]
 async fn introspection_needs_an_authenticated_caller() {
@@ -62,6 +62,36 @@ async fn introspection_reports_active_tokens_and_only_active_false_otherwise() {
         let body = app.introspect(("rs", &secret), garbage).await;
         assert_eq!(body, serde_json::json!({ "active": false }));
     }
+}
+
+/// The client is cached once it authenticates; a wrong secret, or a deletion, still counts at
+/// once.
+#[tokio::test]
+async fn a_cached_client_still_needs_its_secret_and_is_forgotten_when_deleted() {
+    let app = spawn_app().await;
+    let secret = app
+        .create_client("rs", &[GrantType::ClientCredentials])
+        .await;
+    let (access, _) = app.admin_tokens().await;
+    let call = |secret: String| {
+        app.http
+            .post(app.url("/oauth/introspect"))
+            .basic_auth("rs", Some(secret))
+            .form(&[("token", &access)])
+            .send()
+    };
+    assert_eq!(call(secret.clone()).await.unwrap().status(), 200);
+    assert_eq!(call(format!("{secret}x")).await.unwrap().status(), 401);
+    assert_eq!(call(secret.clone()).await.unwrap().status(), 200);
+
+    app.authority
+        .delete_client("rs", &Origin::new(Door::Cli))
+        .await
+        .unwrap();
+    let refused = call(secret).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
 }
 
 #[tokio::test]

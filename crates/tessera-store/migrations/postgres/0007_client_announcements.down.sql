@@ -1,0 +1,2 @@
+DROP TRIGGER clients_announce ON clients;
+DROP FUNCTION tessera_announce_client_change();
