@@ -844,8 +844,13 @@ impl Authority {
         origin: &Origin,
     ) -> Result<IssuedToken, CoreError> {
         let (new, secret) = self.new_token(request, origin);
-        let token = self.store().insert_token(&new).await?;
-        self.record_issued(&token, origin).await?;
+        let event = self.event(AuditKind::TokenIssued, origin, |e| {
+            e.subject_user_id = new.user_id;
+            e.client_id = new.client_id.clone();
+            e.detail = format!("{} token", new.kind);
+        });
+        // The store writes the token and its event together, and its id into the event.
+        let token = self.store().insert_issued_token(&new, &event).await?;
         Ok(IssuedToken { token, secret })
     }
 
@@ -1388,6 +1393,17 @@ impl Authority {
         origin: &Origin,
         fill: impl FnOnce(&mut NewAuditEvent),
     ) -> Result<(), CoreError> {
+        let event = self.event(kind, origin, fill);
+        Ok(self.store().insert_audit(&event).await?)
+    }
+
+    /// An audit event of this moment, counted in the statistics: the caller stores it.
+    fn event(
+        &self,
+        kind: AuditKind,
+        origin: &Origin,
+        fill: impl FnOnce(&mut NewAuditEvent),
+    ) -> NewAuditEvent {
         let mut event = NewAuditEvent {
             at: self.now(),
             kind,
@@ -1401,7 +1417,7 @@ impl Authority {
         };
         fill(&mut event);
         self.inner.stats.event(kind, origin.door);
-        Ok(self.store().insert_audit(&event).await?)
+        event
     }
 
     /// What this node has done since it started, for monitoring.

@@ -108,6 +108,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_client(&self, id: &str) -> StoreResult<bool>;
 
     async fn insert_token(&self, token: &NewToken) -> StoreResult<Token>;
+    /// Inserts a token and the audit event of its issue in one transaction, so that no token is
+    /// stored without its event; the event's `token_id` becomes the new token's id. A store may
+    /// write the issues of concurrent callers together; each call returns once its own token is
+    /// committed.
+    async fn insert_issued_token(
+        &self,
+        token: &NewToken,
+        event: &NewAuditEvent,
+    ) -> StoreResult<Token>;
     async fn token_by_hash(&self, hash: &SecretHash) -> StoreResult<Option<Token>>;
     async fn token_by_id(&self, id: i64) -> StoreResult<Option<Token>>;
     /// Tokens matching the query, by ascending id.

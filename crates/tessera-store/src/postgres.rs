@@ -6,6 +6,7 @@
 //! database, never the password the URL may hold.
 
 use crate::announcements;
+use crate::issuing::{events_of, in_order, Issuer, NewIssue, WriteIssues};
 use crate::migrations;
 use crate::queries;
 use crate::rows::{
@@ -34,6 +35,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    issuer: Issuer,
 }
 
 impl PgStore {
@@ -41,7 +43,10 @@ impl PgStore {
     pub async fn open(url: &str) -> StoreResult<Self> {
         let pool = connect(url).await?;
         MIGRATIONS.run(&pool).await.map_err(migration_failed)?;
-        Ok(Self { pool })
+        Ok(Self {
+            issuer: Issuer::start(pool.clone()),
+            pool,
+        })
     }
 
     /// Connects to the PostgreSQL database at `url` and applies the migrations it lacks;
@@ -383,6 +388,14 @@ impl Store for PgStore {
         insert_token(&self.pool, token).await
     }
 
+    async fn insert_issued_token(
+        &self,
+        token: &NewToken,
+        event: &NewAuditEvent,
+    ) -> StoreResult<Token> {
+        self.issuer.issue(token, event).await
+    }
+
     async fn insert_sole_door_token(
         &self,
         token: &NewToken,
@@ -677,4 +690,24 @@ async fn insert_token<'e>(
     .await
     .map_err(unavailable)?;
     token_from_row(&row)
+}
+
+#[async_trait]
+impl WriteIssues for PgPool {
+    async fn write_issues(&self, issues: &[NewIssue]) -> StoreResult<Vec<Token>> {
+        let mut tx = self.begin().await.map_err(unavailable)?;
+        let rows = queries::insert_tokens::<Postgres>(issues.iter().map(|issue| &issue.token))
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let tokens = in_order(issues, &rows)?;
+        queries::insert_audit_events::<Postgres>(events_of(issues, &tokens))
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(tokens)
+    }
 }

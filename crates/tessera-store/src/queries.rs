@@ -3,11 +3,11 @@
 //! that SQLite and PostgreSQL read alike, and the query builder writes each database's own
 //! placeholders. Every value is bound, never spliced into the text.
 
-use crate::rows::millis;
+use crate::rows::{binding_columns, millis};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use tessera_core::{
-    AuditQuery, FieldValue, SearchMode, SortOrder, TokenChanges, TokenField, TokenQuery,
-    TokenSearch,
+    AuditQuery, FieldValue, NewAuditEvent, NewToken, SearchMode, SortOrder, TokenChanges,
+    TokenField, TokenQuery, TokenSearch,
 };
 
 /// The column (or expression) a token field is stored in. Times are milliseconds; a missing
@@ -44,6 +44,79 @@ fn is_time(field: TokenField) -> bool {
         field,
         TokenField::LastAccess | TokenField::ExpiresAt | TokenField::CreatedAt
     )
+}
+
+/// `INSERT INTO tokens … RETURNING *` of new, active tokens.
+pub(crate) fn insert_tokens<'t, DB>(
+    tokens: impl IntoIterator<Item = &'t NewToken>,
+) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    for<'a> <DB as Database>::Arguments<'a>: Default,
+    i64: Encode<'static, DB> + Type<DB>,
+    Option<i64>: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    Option<String>: Encode<'static, DB> + Type<DB>,
+    Vec<u8>: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new(
+        "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, \
+         status, created_at, expires_at, creator_id, binding_kind, binding_value, family, \
+         idle_timeout) ",
+    );
+    sql.push_values(tokens, |mut values, token| {
+        let (binding_kind, binding_value) = binding_columns(&token.binding);
+        values
+            .push_bind(token.hash.0.to_vec())
+            .push_bind(token.kind.as_str().to_owned())
+            .push_bind(token.door.as_str().to_owned())
+            .push_bind(token.user_id)
+            .push_bind(token.client_id.clone())
+            .push_bind(token.name.clone())
+            .push_bind(token.description.clone())
+            .push_bind(token.scope.to_string())
+            .push_bind("active".to_owned())
+            .push_bind(millis(token.created_at))
+            .push_bind(token.expires_at.map(millis))
+            .push_bind(token.creator_id)
+            .push_bind(binding_kind.to_owned())
+            .push_bind(binding_value)
+            .push_bind(token.family.map(|f| f.to_string()))
+            .push_bind(token.idle_timeout);
+    });
+    sql.push(" RETURNING *");
+    sql
+}
+
+/// `INSERT INTO audit_events` of new events.
+pub(crate) fn insert_audit_events<DB>(
+    events: impl IntoIterator<Item = NewAuditEvent>,
+) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    for<'a> <DB as Database>::Arguments<'a>: Default,
+    i64: Encode<'static, DB> + Type<DB>,
+    Option<i64>: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    Option<String>: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new(
+        "INSERT INTO audit_events (at, kind, door, actor_user_id, subject_user_id, token_id, \
+         client_id, source_ip, detail) ",
+    );
+    sql.push_values(events, |mut values, event| {
+        values
+            .push_bind(millis(event.at))
+            .push_bind(event.kind.as_str().to_owned())
+            .push_bind(event.door.as_str().to_owned())
+            .push_bind(event.actor_user_id)
+            .push_bind(event.subject_user_id)
+            .push_bind(event.token_id)
+            .push_bind(event.client_id)
+            .push_bind(event.source_ip)
+            .push_bind(event.detail);
+    });
+    sql
 }
 
 /// `SELECT * FROM tokens` matching a search, sorted and limited as it says.

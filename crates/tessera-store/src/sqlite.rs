@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
+use crate::issuing::{events_of, in_order, Issuer, NewIssue, WriteIssues};
 use crate::migrations;
 use crate::queries;
 use crate::rows::{
@@ -25,6 +26,7 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    issuer: Issuer,
 }
 
 impl SqliteStore {
@@ -41,7 +43,10 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("optimizing the SQLite database failed: {e}"))
             })?;
         }
-        Ok(Self { pool })
+        Ok(Self {
+            issuer: Issuer::start(pool.clone()),
+            pool,
+        })
     }
 
     /// Opens (creating if needed) the SQLite database at `url` and applies the migrations it
@@ -352,6 +357,14 @@ impl Store for SqliteStore {
         insert_token(&self.pool, token).await
     }
 
+    async fn insert_issued_token(
+        &self,
+        token: &NewToken,
+        event: &NewAuditEvent,
+    ) -> StoreResult<Token> {
+        self.issuer.issue(token, event).await
+    }
+
     async fn insert_sole_door_token(
         &self,
         token: &NewToken,
@@ -632,4 +645,24 @@ async fn insert_token<'e>(
     .await
     .map_err(unavailable)?;
     token_from_row(&row)
+}
+
+#[async_trait]
+impl WriteIssues for SqlitePool {
+    async fn write_issues(&self, issues: &[NewIssue]) -> StoreResult<Vec<Token>> {
+        let mut tx = self.begin().await.map_err(unavailable)?;
+        let rows = queries::insert_tokens::<Sqlite>(issues.iter().map(|issue| &issue.token))
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let tokens = in_order(issues, &rows)?;
+        queries::insert_audit_events::<Sqlite>(events_of(issues, &tokens))
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(tokens)
+    }
 }

@@ -388,6 +388,62 @@ async fn clients_round_trip_and_take_their_tokens_along(store: &dyn Store) {
     assert_eq!(store.client_by_id("svc").await.unwrap(), None);
 }
 
+/// Issues made at once are written in batches; each gets its own token and its own event, and
+/// one that cannot be stored (its user is gone) fails alone.
+async fn issued_tokens_are_written_with_their_events(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("issuer", Role::User))
+        .await
+        .unwrap();
+    let issue = |i: usize| {
+        let user_id = if i == 7 { 999_999 } else { user.id };
+        let token = new_token(Some(user_id), &format!("issued-{i}"), None);
+        let event = NewAuditEvent {
+            at: now(),
+            kind: AuditKind::TokenIssued,
+            door: Door::OAuth,
+            actor_user_id: None,
+            subject_user_id: Some(user_id),
+            token_id: None,
+            client_id: None,
+            source_ip: None,
+            detail: format!("issue {i}"),
+        };
+        async move { store.insert_issued_token(&token, &event).await }
+    };
+    let answers = futures_util::future::join_all((0..40).map(issue)).await;
+    let events = store
+        .list_audit(&AuditQuery {
+            kind: Some(AuditKind::TokenIssued),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 39, "one event for each stored token");
+    for (i, answer) in answers.into_iter().enumerate() {
+        if i == 7 {
+            assert!(answer.is_err(), "a token of a missing user is not stored");
+            continue;
+        }
+        let token = answer.unwrap();
+        assert_eq!(token.hash, SecretHash::of(&format!("issued-{i}")));
+        assert_eq!(
+            store.token_by_hash(&token.hash).await.unwrap(),
+            Some(token.clone())
+        );
+        let event = events
+            .iter()
+            .find(|e| e.event.detail == format!("issue {i}"))
+            .unwrap();
+        assert_eq!(
+            event.event.token_id,
+            Some(token.id),
+            "the event names its token"
+        );
+    }
+}
+
 async fn audit_events_are_listed_newest_first_and_filtered(store: &dyn Store) {
     for (kind, subject) in [
         (AuditKind::TokenIssued, Some(1)),
@@ -1048,6 +1104,7 @@ store_suite!(
     deleting_a_user_deletes_their_tokens,
     token_lists_filter_and_page,
     clients_round_trip_and_take_their_tokens_along,
+    issued_tokens_are_written_with_their_events,
     audit_events_are_listed_newest_first_and_filtered,
     token_search_filters_searches_sorts_and_limits,
     token_filters_compare_numbers_and_text_alike,

@@ -1,0 +1,135 @@
+//! Issuing tokens in batches. Every issued token is written with the audit event of its issue
+//! in one transaction, and the issues that arrive while a transaction runs go together into
+//! the next one: under load a commit serves many tokens, and one token alone waits for nothing
+//! but its own transaction. Each caller is answered only once its token is committed.
+//!
+//! One task writes the batches, so issues never queue for SQLite's single writer lock (where
+//! every waiter sleeps in the busy handler) and, on PostgreSQL, share one commit's flush.
+
+use crate::rows::{token_from_row, StoredRow};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use tessera_core::store::StoreResult;
+use tessera_core::{NewAuditEvent, NewToken, SecretHash, StoreError, Token};
+use tokio::sync::{mpsc, oneshot};
+
+/// Issues written in one transaction at most: far below the bound parameters either database
+/// allows in one statement (16 a token).
+const MOST_IN_A_BATCH: usize = 256;
+/// Issues that may wait for the writer before callers wait to hand theirs over.
+const MOST_WAITING: usize = 4096;
+
+/// A token to store, and the audit event of its issue.
+pub(crate) struct NewIssue {
+    pub token: NewToken,
+    pub event: NewAuditEvent,
+}
+
+/// What each database does for a batch (its pool implements it).
+#[async_trait]
+pub(crate) trait WriteIssues: Send + Sync + 'static {
+    /// Inserts the tokens and their events in one transaction; answers the tokens in the
+    /// order of `issues` (see [`in_order`] and [`events_of`]).
+    async fn write_issues(&self, issues: &[NewIssue]) -> StoreResult<Vec<Token>>;
+}
+
+struct Waiting {
+    issue: NewIssue,
+    answer: oneshot::Sender<StoreResult<Token>>,
+}
+
+/// Hands issued tokens to the task that writes them.
+#[derive(Clone)]
+pub(crate) struct Issuer {
+    waiting: mpsc::Sender<Waiting>,
+}
+
+impl Issuer {
+    /// Starts the writing task on the current Tokio runtime. It ends when the last clone of
+    /// this issuer is dropped.
+    pub fn start(writer: impl WriteIssues) -> Self {
+        let (waiting, queue) = mpsc::channel(MOST_WAITING);
+        tokio::spawn(write_batches(writer, queue));
+        Self { waiting }
+    }
+
+    /// Stores a token and its audit event (whose `token_id` becomes the new token's id).
+    pub async fn issue(&self, token: &NewToken, event: &NewAuditEvent) -> StoreResult<Token> {
+        let (answer, answered) = oneshot::channel();
+        let issue = NewIssue {
+            token: token.clone(),
+            event: event.clone(),
+        };
+        self.waiting
+            .send(Waiting { issue, answer })
+            .await
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the store is closed".into())
+}
+
+async fn write_batches(writer: impl WriteIssues, mut queue: mpsc::Receiver<Waiting>) {
+    let mut batch = Vec::with_capacity(MOST_IN_A_BATCH);
+    while queue.recv_many(&mut batch, MOST_IN_A_BATCH).await > 0 {
+        let (issues, answers): (Vec<NewIssue>, Vec<_>) = batch
+            .drain(..)
+            .map(|waiting| (waiting.issue, waiting.answer))
+            .unzip();
+        match writer.write_issues(&issues).await {
+            Ok(tokens) => {
+                for (answer, token) in answers.into_iter().zip(tokens) {
+                    let _ = answer.send(Ok(token));
+                }
+            }
+            Err(error) if issues.len() == 1 => {
+                if let Some(answer) = answers.into_iter().next() {
+                    let _ = answer.send(Err(error));
+                }
+            }
+            // One bad issue (its user deleted meanwhile) must not fail the others: each is
+            // tried again on its own and gets its own answer.
+            Err(_) => {
+                for (issue, answer) in issues.iter().zip(answers) {
+                    let written = writer.write_issues(std::slice::from_ref(issue)).await;
+                    let _ = answer.send(written.map(|mut tokens| tokens.remove(0)));
+                }
+            }
+        }
+    }
+}
+
+/// The tokens `INSERT … RETURNING *` gave back, in the order of `issues`: RETURNING promises
+/// no order, and the hashes say which row is whose.
+pub(crate) fn in_order(issues: &[NewIssue], rows: &[impl StoredRow]) -> StoreResult<Vec<Token>> {
+    let mut by_hash: HashMap<SecretHash, Token> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let token = token_from_row(row)?;
+        by_hash.insert(token.hash, token);
+    }
+    issues
+        .iter()
+        .map(|issue| {
+            by_hash
+                .remove(&issue.token.hash)
+                .ok_or_else(|| StoreError::Corrupt("an inserted token was not returned".into()))
+        })
+        .collect()
+}
+
+/// The issues' audit events, each naming its token.
+pub(crate) fn events_of<'a>(
+    issues: &'a [NewIssue],
+    tokens: &'a [Token],
+) -> impl Iterator<Item = NewAuditEvent> + 'a {
+    issues
+        .iter()
+        .zip(tokens)
+        .map(|(issue, token)| NewAuditEvent {
+            token_id: Some(token.id),
+            ..issue.event.clone()
+        })
+}
