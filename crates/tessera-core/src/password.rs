@@ -6,8 +6,9 @@
 //! verified against a dummy hash of the same cost, so it takes as long as a wrong password.
 //!
 //! Each verification needs `memory_kib` of working memory (19 MiB by default). It is taken from
-//! a pool of buffers, one per worker, allocated once: allocating it afresh for every sign-in
-//! left the allocator holding hundreds of MiB after a burst of logins.
+//! a pool of buffers, one per worker: allocating it afresh for every sign-in left the allocator
+//! holding hundreds of MiB after a burst of logins. Buffers nobody used for a while are given
+//! back ([`PasswordHasher::release_idle_buffers`]), so that an idle server stays small.
 
 use crate::error::CoreError;
 use crate::settings::Argon2Settings;
@@ -16,6 +17,7 @@ use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher as _, Version};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::Semaphore;
 
@@ -77,7 +79,14 @@ struct Inner {
     /// A hash of a random password with the current cost, verified for unknown users.
     dummy_hash: String,
     /// Working memory for verifications, reused (at most one buffer per worker is ever out).
-    buffers: Arc<Mutex<Vec<Vec<Block>>>>,
+    buffers: Arc<Mutex<Buffers>>,
+}
+
+#[derive(Default)]
+struct Buffers {
+    free: Vec<Vec<Block>>,
+    /// When a buffer was last given back.
+    last_returned: Option<Instant>,
 }
 
 impl PasswordHasher {
@@ -101,7 +110,7 @@ impl PasswordHasher {
                 waiting: AtomicUsize::new(0),
                 queue_limit,
                 dummy_hash,
-                buffers: Arc::new(Mutex::new(Vec::new())),
+                buffers: Arc::default(),
             }),
         })
     }
@@ -131,6 +140,22 @@ impl PasswordHasher {
         Ok(known && matched)
     }
 
+    /// Frees the pooled working memory if no verification has finished for `idle`; answers
+    /// how many bytes went. The next sign-in allocates again.
+    pub fn release_idle_buffers(&self, idle: Duration) -> usize {
+        let mut buffers = lock(&self.inner.buffers);
+        if buffers.last_returned.is_none_or(|at| at.elapsed() < idle) {
+            return 0;
+        }
+        let freed = buffers
+            .free
+            .drain(..)
+            .map(|buffer| buffer.capacity() * std::mem::size_of::<Block>())
+            .sum();
+        buffers.free.shrink_to_fit();
+        freed
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
@@ -153,7 +178,7 @@ impl PasswordHasher {
 
 /// Verifies a password against a PHC string with working memory from the pool; the hash is
 /// compared in constant time. A malformed PHC string never matches.
-fn verify_with(buffers: &Mutex<Vec<Vec<Block>>>, phc: &str, password: &[u8]) -> bool {
+fn verify_with(buffers: &Mutex<Buffers>, phc: &str, password: &[u8]) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
@@ -175,12 +200,7 @@ fn verify_with(buffers: &Mutex<Vec<Vec<Block>>>, phc: &str, password: &[u8]) -> 
         return false;
     };
     let blocks_needed = params.block_count();
-    let mut memory = {
-        let mut pool = buffers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        pool.pop().unwrap_or_default()
-    };
+    let mut memory = lock(buffers).free.pop().unwrap_or_default();
     if memory.len() < blocks_needed {
         memory.resize(blocks_needed, Block::default());
     }
@@ -188,11 +208,18 @@ fn verify_with(buffers: &Mutex<Vec<Vec<Block>>>, phc: &str, password: &[u8]) -> 
     let hashed = Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(password, salt, &mut out, &mut memory[..blocks_needed])
         .is_ok();
+    {
+        let mut buffers = lock(buffers);
+        buffers.free.push(memory);
+        buffers.last_returned = Some(Instant::now());
+    }
+    hashed && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+fn lock(buffers: &Mutex<Buffers>) -> std::sync::MutexGuard<'_, Buffers> {
     buffers
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(memory);
-    hashed && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 fn hash_with(params: &Params, password: &str) -> Result<String, CoreError> {
@@ -263,8 +290,36 @@ mod tests {
             );
         }
         assert!(
-            hasher.inner.buffers.lock().unwrap().len() <= 2,
+            hasher.inner.buffers.lock().unwrap().free.len() <= 2,
             "one buffer per worker"
+        );
+    }
+
+    #[tokio::test]
+    async fn pooled_memory_is_freed_after_an_idle_time_only() {
+        let hasher = cheap();
+        let password = Password::new("correct horse").unwrap();
+        assert_eq!(
+            hasher.release_idle_buffers(Duration::ZERO),
+            0,
+            "nothing yet"
+        );
+        let stored = hasher.hash(&password).await.unwrap();
+        assert!(hasher.verify(&password, Some(&stored)).await.unwrap());
+        assert_eq!(
+            hasher.release_idle_buffers(Duration::from_secs(60)),
+            0,
+            "just used: kept"
+        );
+        assert_eq!(hasher.release_idle_buffers(Duration::ZERO), 64 * 1024);
+        assert_eq!(
+            hasher.release_idle_buffers(Duration::ZERO),
+            0,
+            "already freed"
+        );
+        assert!(
+            hasher.verify(&password, Some(&stored)).await.unwrap(),
+            "and the next sign-in allocates again"
         );
     }
 

@@ -185,7 +185,7 @@ impl RunningServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         self.authority.follow_store_changes();
-        let flusher = tokio::spawn(flush_last_access_forever(
+        let flusher = tokio::spawn(housekeep_forever(
             self.authority.clone(),
             self.config.last_access_flush,
         ));
@@ -222,7 +222,8 @@ async fn prune_audit_forever(authority: Authority) {
     }
 }
 
-async fn flush_last_access_forever(authority: Authority, every: Duration) {
+/// Every `every`: writes the noted `last_access` times, and frees sign-in memory left idle.
+async fn housekeep_forever(authority: Authority, every: Duration) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -230,6 +231,7 @@ async fn flush_last_access_forever(authority: Authority, every: Duration) {
         if let Err(error) = authority.flush_last_access().await {
             tracing::warn!(%error, "could not write last access times; will retry");
         }
+        authority.release_idle_memory();
     }
 }
 
