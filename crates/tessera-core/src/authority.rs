@@ -985,7 +985,7 @@ impl Authority {
                     Some(user_id),
                     client_id.clone(),
                     &scope,
-                    family,
+                    Some(family),
                 ),
                 origin,
             )
@@ -998,7 +998,7 @@ impl Authority {
                         Some(user_id),
                         client_id,
                         &scope,
-                        family,
+                        Some(family),
                     ),
                     origin,
                 )
@@ -1016,7 +1016,7 @@ impl Authority {
         user_id: Option<i64>,
         client_id: Option<String>,
         scope: &Scope,
-        family: Uuid,
+        family: Option<Uuid>,
     ) -> IssueRequest {
         let lifetime = match kind {
             TokenKind::Refresh => self.inner.settings.refresh_token_lifetime,
@@ -1032,7 +1032,7 @@ impl Authority {
             lifetime: Some(lifetime),
             binding: Binding::None,
             format: SecretFormat::Tessera,
-            family: Some(family),
+            family,
             idle_timeout: None,
         }
     }
@@ -1051,7 +1051,8 @@ impl Authority {
                 None,
                 Some(client.id.clone()),
                 &scope,
-                Uuid::new_v4(),
+                // No refresh token, so no family to revoke together.
+                None,
             ),
             origin,
         )

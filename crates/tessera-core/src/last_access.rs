@@ -16,6 +16,12 @@ impl LastAccessBatch {
         pending.insert(token_id, at);
     }
 
+    /// The use noted for a token and not written yet, if any.
+    pub fn pending(&self, token_id: i64) -> Option<OffsetDateTime> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.get(&token_id).copied()
+    }
+
     pub fn take(&self) -> Vec<(i64, OffsetDateTime)> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         pending.drain().collect()

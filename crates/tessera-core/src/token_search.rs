@@ -79,3 +79,12 @@ pub struct TokenSearch {
     pub sort: Vec<(TokenField, SortOrder)>,
     pub limit: Option<u32>,
 }
+
+impl TokenSearch {
+    /// Whether the search filters, searches or sorts on `field`.
+    pub fn uses(&self, field: TokenField) -> bool {
+        self.filter.iter().any(|(f, _)| *f == field)
+            || self.search.iter().any(|(f, _)| *f == field)
+            || self.sort.iter().any(|(f, _)| *f == field)
+    }
+}

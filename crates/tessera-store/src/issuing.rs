@@ -79,7 +79,10 @@ async fn write_batches(writer: impl WriteIssues, mut queue: mpsc::Receiver<Waiti
             .drain(..)
             .map(|waiting| (waiting.issue, waiting.answer))
             .unzip();
-        match writer.write_issues(&issues).await {
+        let started = std::time::Instant::now();
+        let written = writer.write_issues(&issues).await;
+        tracing::trace!(issues = issues.len(), took = ?started.elapsed(), "wrote issued tokens");
+        match written {
             Ok(tokens) => {
                 for (answer, token) in answers.into_iter().zip(tokens) {
                     let _ = answer.send(Ok(token));

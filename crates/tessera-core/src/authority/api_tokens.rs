@@ -263,7 +263,8 @@ impl Authority {
     }
 
     /// Narrows a search to the API tokens the actor may see: their own, or everyone's for a
-    /// super admin. Pending `last_access` times are written first, so the answer shows them.
+    /// super admin. A search that selects or sorts by last access first writes the pending
+    /// `last_access` times (the others show them from memory, see `with_pending_use`).
     async fn visible_api_tokens(
         &self,
         actor: &User,
@@ -277,10 +278,23 @@ impl Authority {
                 None => vec![actor.id],
             });
         }
-        if let Err(error) = self.flush_last_access().await {
-            tracing::warn!(%error, "could not write last access times before a token search");
+        if search.uses(TokenField::LastAccess) {
+            if let Err(error) = self.flush_last_access().await {
+                tracing::warn!(%error, "could not write last access times before a token search");
+            }
         }
         Ok(search)
+    }
+
+    /// The tokens with the uses this node noted and has not written yet: a token.get made with
+    /// an API token shows its own use without a write on every call.
+    fn with_pending_use(&self, mut tokens: Vec<Token>) -> Vec<Token> {
+        for token in &mut tokens {
+            if let Some(at) = self.inner.last_access.pending(token.id) {
+                token.last_access = Some(token.last_access.map_or(at, |stored| stored.max(at)));
+            }
+        }
+        tokens
     }
 
     pub async fn search_api_tokens(
@@ -289,7 +303,8 @@ impl Authority {
         search: TokenSearch,
     ) -> Result<Vec<Token>, CoreError> {
         let search = self.visible_api_tokens(actor, search).await?;
-        Ok(self.store().search_tokens(&search).await?)
+        let tokens = self.store().search_tokens(&search).await?;
+        Ok(self.with_pending_use(tokens))
     }
 
     pub async fn count_api_tokens(
