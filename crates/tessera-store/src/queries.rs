@@ -283,15 +283,27 @@ where
         }
         sql.push(")");
     }
-    // `IN (NULL, …)` rather than `IN (…)`: an empty list must match nothing, and `IN ()` is
-    // not SQL.
+    // One id is an equality, which lets PostgreSQL serve "one user's tokens by name" from
+    // the (user_id, kind, name, id) index; `IN (NULL, $1)` kept it from that index and it read
+    // every token instead (BENCHMARKS.md, scale). An empty list matches nothing (`IN ()` is
+    // not SQL).
     for (column, ids) in [("id", &search.ids), ("user_id", &search.user_ids)] {
-        if let Some(ids) = ids {
-            sql.push(format!(" AND {column} IN (NULL"));
-            for id in ids {
-                sql.push(", ").push_bind(*id);
+        match ids.as_deref() {
+            None => {}
+            Some([]) => {
+                sql.push(" AND 0 = 1");
             }
-            sql.push(")");
+            Some([id]) => {
+                sql.push(format!(" AND {column} = ")).push_bind(*id);
+            }
+            Some(ids) => {
+                sql.push(format!(" AND {column} IN ("));
+                let mut list = sql.separated(", ");
+                for id in ids {
+                    list.push_bind(*id);
+                }
+                sql.push(")");
+            }
         }
     }
     if let Some(hash) = &search.hash {
