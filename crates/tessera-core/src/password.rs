@@ -12,7 +12,8 @@
 
 use crate::error::CoreError;
 use crate::settings::Argon2Settings;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::password_hash::rand_core::{OsRng, RngCore as _};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher as _, Version};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,7 +77,7 @@ struct Inner {
     permits: Semaphore,
     waiting: AtomicUsize,
     queue_limit: usize,
-    /// A hash of a random password with the current cost, verified for unknown users.
+    /// A PHC string with the current cost, verified for unknown users.
     dummy_hash: String,
     /// Working memory for verifications, reused (at most one buffer per worker is ever out).
     buffers: Arc<Mutex<Buffers>>,
@@ -102,7 +103,7 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| CoreError::InvalidInput(format!("invalid Argon2 settings: {e}")))?;
-        let dummy_hash = hash_with(&params, Password::generate().expose())?;
+        let dummy_hash = dummy_phc(&params)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
@@ -216,6 +217,24 @@ fn verify_with(buffers: &Mutex<Buffers>, phc: &str, password: &[u8]) -> bool {
     hashed && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
+/// A PHC string with the current cost, a random salt and a random output: verifying a password
+/// against it is one real verification that never matches. It is made up rather than computed
+/// so that start-up does not spend a hash on it.
+fn dummy_phc(params: &Params) -> Result<String, CoreError> {
+    let salt = SaltString::generate(&mut OsRng);
+    let mut output = [0u8; 32];
+    OsRng.fill_bytes(&mut output);
+    let output = Output::new(&output)
+        .map_err(|e| CoreError::Internal(format!("making the dummy password hash failed: {e}")))?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${output}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        salt.as_str(),
+    ))
+}
+
 fn lock(buffers: &Mutex<Buffers>) -> std::sync::MutexGuard<'_, Buffers> {
     buffers
         .lock()
@@ -320,6 +339,28 @@ mod tests {
         assert!(
             hasher.verify(&password, Some(&stored)).await.unwrap(),
             "and the next sign-in allocates again"
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_current_cost_and_a_fresh_salt() {
+        let params = Params::new(64, 3, 1, None).unwrap();
+        let (first, second) = (dummy_phc(&params).unwrap(), dummy_phc(&params).unwrap());
+        assert_ne!(first, second);
+        let parsed = PasswordHash::new(&first).unwrap();
+        assert_eq!(
+            Algorithm::try_from(parsed.algorithm),
+            Ok(Algorithm::Argon2id)
+        );
+        let read = Params::try_from(&parsed).unwrap();
+        assert_eq!((read.m_cost(), read.t_cost(), read.p_cost()), (64, 3, 1));
+        assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+        let buffers = Mutex::default();
+        assert!(!verify_with(&buffers, &first, b"anything"));
+        assert_eq!(
+            lock(&buffers).free.len(),
+            1,
+            "verifying against it ran a real hash"
         );
     }
 
