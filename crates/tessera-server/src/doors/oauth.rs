@@ -319,41 +319,88 @@ async fn introspect(
     let presented = params
         .get("token")?
         .ok_or_else(|| OAuthError::missing("token"))?;
-    let answer = match state
+    let verified = state
         .authority
         .introspect(&TokenSecret::from_presented(presented), &origin)
-        .await?
-    {
-        Some(verified) => introspection(&state, &verified),
-        None => json!({ "active": false }),
+        .await?;
+    let answer = match &verified {
+        Some(verified) => introspection(&state, verified),
+        None => Introspection::INACTIVE,
     };
     Ok((no_store(), Json(answer)).into_response())
 }
 
-fn introspection(state: &AppState, verified: &Verified) -> serde_json::Value {
+/// An RFC 7662 answer, its members in alphabetical order (as they were when it was a JSON map).
+/// Typed rather than a `json!` tree: building the tree cost a third of a cached check.
+#[derive(Serialize)]
+struct Introspection<'a> {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    door: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+}
+
+impl Introspection<'_> {
+    /// What is said of a token that is not active: nothing else (RFC 7662 §2.2).
+    const INACTIVE: Self = Self {
+        active: false,
+        client_id: None,
+        door: None,
+        exp: None,
+        iat: None,
+        iss: None,
+        jti: None,
+        kind: None,
+        scope: None,
+        sub: None,
+        token_type: None,
+        username: None,
+    };
+}
+
+fn introspection<'a>(state: &'a AppState, verified: &'a Verified) -> Introspection<'a> {
     let token = &verified.token;
-    let mut answer = json!({
-        "active": true,
-        "scope": token.scope.to_string(),
-        "token_type": if token.kind == TokenKind::Refresh { "refresh_token" } else { "Bearer" },
-        "iat": token.created_at.unix_timestamp(),
-        "iss": &*state.issuer,
-        "jti": token.id.to_string(),
-        "kind": token.kind.as_str(),
-        "door": token.door.as_str(),
-    });
-    if let Some(exp) = token.expires_at {
-        answer["exp"] = exp.unix_timestamp().into();
+    let user = verified.user.as_deref();
+    Introspection {
+        active: true,
+        client_id: token.client_id.as_deref(),
+        door: Some(token.door.as_str()),
+        exp: token.expires_at.map(|at| at.unix_timestamp()),
+        iat: Some(token.created_at.unix_timestamp()),
+        iss: Some(&state.issuer),
+        jti: Some(token.id.to_string()),
+        kind: Some(token.kind.as_str()),
+        scope: Some(token.scope.to_string()),
+        sub: match user {
+            Some(user) => Some(user.uuid.to_string()),
+            None => token.client_id.clone(),
+        },
+        token_type: Some(if token.kind == TokenKind::Refresh {
+            "refresh_token"
+        } else {
+            "Bearer"
+        }),
+        username: user.map(|u| u.username.as_str()),
     }
-    if let Some(client_id) = &token.client_id {
-        answer["client_id"] = client_id.as_str().into();
-        answer["sub"] = client_id.as_str().into();
-    }
-    if let Some(user) = &verified.user {
-        answer["username"] = user.username.as_str().into();
-        answer["sub"] = user.uuid.to_string().into();
-    }
-    answer
 }
 
 /// RFC 7009. Unknown tokens are answered 200 like known ones.
