@@ -97,7 +97,13 @@ def build_sql(params, variant=None):
     for column, name in (("id", "tokenids"), ("user_id", "userids")):
         if name in params:
             ids = [int(i) for i in params[name]]
-            sql += f" AND {column} IN (NULL" + ", ?" * len(ids) + ")"
+            # As crates/tessera-store/src/queries.rs writes it: one id is an equality.
+            if not ids:
+                sql += " AND 0 = 1"
+            elif len(ids) == 1:
+                sql += f" AND {column} = ?"
+            else:
+                sql += f" AND {column} IN (" + ", ".join("?" * len(ids)) + ")"
             values += ids
     if "valid_at" in params:
         sql += " AND (expires_at IS NULL OR expires_at > ?)"

@@ -978,35 +978,31 @@ impl Authority {
     ) -> Result<TokenPair, CoreError> {
         let client_id = client.map(|c| c.id.clone());
         let refresh_allowed = client.is_none_or(|c| c.allows(GrantType::RefreshToken));
-        let access = self
-            .issue(
-                self.oauth_request(
-                    TokenKind::Session,
-                    Some(user_id),
-                    client_id.clone(),
-                    &scope,
-                    Some(family),
-                ),
-                origin,
-            )
-            .await?;
-        let refresh = if refresh_allowed {
-            Some(
-                self.issue(
-                    self.oauth_request(
-                        TokenKind::Refresh,
-                        Some(user_id),
-                        client_id,
-                        &scope,
-                        Some(family),
-                    ),
-                    origin,
-                )
-                .await?,
-            )
-        } else {
-            None
+        let access = self.issue(
+            self.oauth_request(
+                TokenKind::Session,
+                Some(user_id),
+                client_id.clone(),
+                &scope,
+                Some(family),
+            ),
+            origin,
+        );
+        let refresh = async {
+            if !refresh_allowed {
+                return Ok(None);
+            }
+            let request = self.oauth_request(
+                TokenKind::Refresh,
+                Some(user_id),
+                client_id,
+                &scope,
+                Some(family),
+            );
+            self.issue(request, origin).await.map(Some)
         };
+        // Both at once, so that the store writes them in one transaction.
+        let (access, refresh) = tokio::try_join!(access, refresh)?;
         Ok(TokenPair { access, refresh })
     }
 

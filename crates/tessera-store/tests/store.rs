@@ -1157,7 +1157,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "change announcements",
             "sign in lockout",
             "token indexes at scale",
-            "client announcements"
+            "client announcements",
+            "user token index"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1179,7 +1180,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "change announcements",
             "sign in lockout",
             "token indexes at scale",
-            "client announcements"
+            "client announcements",
+            "user token index"
         ]
     );
     assert!(tessera_store::migrate(database.url())

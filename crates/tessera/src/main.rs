@@ -61,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    return_large_blocks_to_the_system();
     // Parsed through ArgMatches rather than `Cli::parse()` because config loading asks clap
     // where each value came from (flag, environment or default).
     let matches = Cli::command().get_matches();
@@ -108,3 +109,20 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
         }
     })
 }
+
+/// glibc's malloc raises its mmap threshold to the size of the largest block freed, so after
+/// one Argon2 hash (19 MiB of working memory) such blocks come from the heap and stay in the
+/// process's memory once freed. A fixed threshold keeps every block of 1 MiB or more mmapped,
+/// so that the sign-ins' memory freed after an idle minute really goes back (BENCHMARKS.md,
+/// footprint).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_blocks_to_the_system() {
+    // SAFETY: mallopt only sets an allocator parameter; it takes the allocator's own locks and
+    // is called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_blocks_to_the_system() {}
