@@ -844,11 +844,7 @@ impl Authority {
         origin: &Origin,
     ) -> Result<IssuedToken, CoreError> {
         let (new, secret) = self.new_token(request, origin);
-        let event = self.event(AuditKind::TokenIssued, origin, |e| {
-            e.subject_user_id = new.user_id;
-            e.client_id = new.client_id.clone();
-            e.detail = format!("{} token", new.kind);
-        });
+        let event = self.issued_event(&new, origin);
         // The store writes the token and its event together, and its id into the event.
         let token = self.store().insert_issued_token(&new, &event).await?;
         Ok(IssuedToken { token, secret })
@@ -877,14 +873,13 @@ impl Authority {
         (token, secret)
     }
 
-    async fn record_issued(&self, token: &Token, origin: &Origin) -> Result<(), CoreError> {
-        self.record(AuditKind::TokenIssued, origin, |e| {
+    /// The audit event of a token's issue; the store fills in the token's id.
+    fn issued_event(&self, token: &NewToken, origin: &Origin) -> NewAuditEvent {
+        self.event(AuditKind::TokenIssued, origin, |e| {
             e.subject_user_id = token.user_id;
-            e.token_id = Some(token.id);
             e.client_id = token.client_id.clone();
             e.detail = format!("{} token", token.kind);
         })
-        .await
     }
 
     /// The token a vendor door hands a user who just signed in: a session token with the
@@ -915,18 +910,21 @@ impl Authority {
     ) -> Result<IssuedToken, CoreError> {
         let request = self.session_request(user, Some(lifetime), binding, format, None);
         let (new, secret) = self.new_token(request, origin);
-        let (token, discarded) = self.store().insert_sole_door_token(&new).await?;
+        let issued = self.issued_event(&new, origin);
+        let discarded = |id: i64, newer: i64| {
+            self.event(AuditKind::TokenRevoked, origin, |e| {
+                e.subject_user_id = Some(user.id);
+                e.token_id = Some(id);
+                e.detail = format!("discarded by the newer token {newer}");
+            })
+        };
+        // The token, the revokes and their events are one transaction in the store.
+        let (token, discarded) = self
+            .store()
+            .insert_sole_door_token(&new, &issued, &discarded)
+            .await?;
         for (_, hash) in &discarded {
             self.inner.cache.evict(hash);
-        }
-        self.record_issued(&token, origin).await?;
-        for (id, _) in &discarded {
-            self.record(AuditKind::TokenRevoked, origin, |e| {
-                e.subject_user_id = Some(user.id);
-                e.token_id = Some(*id);
-                e.detail = format!("discarded by the newer token {}", token.id);
-            })
-            .await?;
         }
         Ok(IssuedToken { token, secret })
     }

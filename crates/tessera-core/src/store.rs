@@ -149,12 +149,16 @@ pub trait Store: Send + Sync + 'static {
     /// returns the ids and hashes revoked.
     async fn revoke_family(&self, family: Uuid) -> StoreResult<Vec<(i64, SecretHash)>>;
     /// Inserts a user's token and, in the same transaction, revokes every active or disabled
-    /// token the user got through the same door before it; returns the new token and the ids
-    /// and hashes revoked, in id order. Sign-ins of one user take their turn (the user's row is locked), so
-    /// however many run at once on however many nodes, the last one's token alone survives.
+    /// token the user got through the same door before it, and writes the audit events:
+    /// `issued` (its `token_id` becomes the new token's id) and, for each token revoked,
+    /// `revoked(revoked_id, new_id)`. Returns the new token and the ids and hashes revoked, in
+    /// id order. Sign-ins of one user take their turn (the user's row is locked), so however
+    /// many run at once on however many nodes, the last one's token alone survives.
     async fn insert_sole_door_token(
         &self,
         token: &NewToken,
+        issued: &NewAuditEvent,
+        revoked: &(dyn Fn(i64, i64) -> NewAuditEvent + Send + Sync),
     ) -> StoreResult<(Token, Vec<(i64, SecretHash)>)>;
     /// Records when tokens were last used, in one batch.
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()>;

@@ -136,3 +136,17 @@ pub(crate) fn events_of<'a>(
             ..issue.event.clone()
         })
 }
+
+/// The audit events of a sole door token: its issue, then each token it replaced.
+pub(crate) fn sole_token_events<'a>(
+    token: &'a Token,
+    issued: &'a NewAuditEvent,
+    revoked: &'a [(i64, SecretHash)],
+    revoked_event: &'a (dyn Fn(i64, i64) -> NewAuditEvent + Send + Sync),
+) -> impl Iterator<Item = NewAuditEvent> + 'a {
+    let issued = NewAuditEvent {
+        token_id: Some(token.id),
+        ..issued.clone()
+    };
+    std::iter::once(issued).chain(revoked.iter().map(|(id, _)| revoked_event(*id, token.id)))
+}

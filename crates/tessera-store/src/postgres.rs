@@ -6,7 +6,7 @@
 //! database, never the password the URL may hold.
 
 use crate::announcements;
-use crate::issuing::{events_of, in_order, Issuer, NewIssue, WriteIssues};
+use crate::issuing::{events_of, in_order, sole_token_events, Issuer, NewIssue, WriteIssues};
 use crate::migrations;
 use crate::queries;
 use crate::rows::{
@@ -399,6 +399,8 @@ impl Store for PgStore {
     async fn insert_sole_door_token(
         &self,
         token: &NewToken,
+        issued: &NewAuditEvent,
+        revoked_event: &(dyn Fn(i64, i64) -> NewAuditEvent + Send + Sync),
     ) -> StoreResult<(Token, Vec<(i64, SecretHash)>)> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // One sign-in per user at a time: a second one waits here until this one commits,
@@ -420,11 +422,17 @@ impl Store for PgStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
         let mut revoked: Vec<(i64, SecretHash)> =
             rows.iter().map(id_and_hash).collect::<StoreResult<_>>()?;
         // RETURNING follows whichever index the planner chose; callers get id order.
         revoked.sort_by_key(|(id, _)| *id);
+        let events = sole_token_events(&inserted, issued, &revoked, revoked_event);
+        queries::insert_audit_events::<Postgres>(events)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
         Ok((inserted, revoked))
     }
 

@@ -1,6 +1,6 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
-use crate::issuing::{events_of, in_order, Issuer, NewIssue, WriteIssues};
+use crate::issuing::{events_of, in_order, sole_token_events, Issuer, NewIssue, WriteIssues};
 use crate::migrations;
 use crate::queries;
 use crate::rows::{
@@ -387,6 +387,8 @@ impl Store for SqliteStore {
     async fn insert_sole_door_token(
         &self,
         token: &NewToken,
+        issued: &NewAuditEvent,
+        revoked_event: &(dyn Fn(i64, i64) -> NewAuditEvent + Send + Sync),
     ) -> StoreResult<(Token, Vec<(i64, SecretHash)>)> {
         // SQLite lets one writer at a time in, and the INSERT makes this transaction a writer.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
@@ -402,11 +404,17 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
         let mut revoked: Vec<(i64, SecretHash)> =
             rows.iter().map(id_and_hash).collect::<StoreResult<_>>()?;
         // RETURNING follows whichever index the planner chose; callers get id order.
         revoked.sort_by_key(|(id, _)| *id);
+        let events = sole_token_events(&inserted, issued, &revoked, revoked_event);
+        queries::insert_audit_events::<Sqlite>(events)
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
         Ok((inserted, revoked))
     }
 

@@ -260,7 +260,16 @@ async fn a_users_sole_door_token_revokes_the_earlier_ones(store: &dyn Store) {
         .unwrap();
 
     let (sole, revoked) = store
-        .insert_sole_door_token(&new_token(Some(user.id), "sole", None))
+        .insert_sole_door_token(
+            &new_token(Some(user.id), "sole", None),
+            &event(AuditKind::TokenIssued, "sole issued"),
+            &|id, newer| {
+                event(
+                    AuditKind::TokenRevoked,
+                    &format!("{id} discarded by {newer}"),
+                )
+            },
+        )
         .await
         .unwrap();
     assert_eq!(sole.status, TokenStatus::Active);
@@ -277,6 +286,42 @@ async fn a_users_sole_door_token_revokes_the_earlier_ones(store: &dyn Store) {
         (someone_elses.id, TokenStatus::Active),
     ] {
         assert_eq!(store.token_by_id(id).await.unwrap().unwrap().status, status);
+    }
+
+    // The issue and each revoke are audited in the same transaction, naming their tokens.
+    let events: Vec<(AuditKind, Option<i64>, String)> = store
+        .list_audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event.kind, e.event.token_id, e.event.detail))
+        .collect();
+    assert_eq!(
+        events.len(),
+        3,
+        "one issue and two revokes, nothing else: {events:?}"
+    );
+    for expected in [
+        (
+            AuditKind::TokenIssued,
+            Some(sole.id),
+            "sole issued".to_owned(),
+        ),
+        (
+            AuditKind::TokenRevoked,
+            None,
+            format!("{} discarded by {}", old.id, sole.id),
+        ),
+        (
+            AuditKind::TokenRevoked,
+            None,
+            format!("{} discarded by {}", disabled.id, sole.id),
+        ),
+    ] {
+        assert!(events.contains(&expected), "{expected:?} in {events:?}");
     }
 }
 
@@ -940,6 +985,21 @@ async fn totp_steps_are_used_once_and_secrets_reset_them(store: &dyn Store) {
     assert!(!store.consume_totp_step(999_999, 1).await.unwrap());
 }
 
+/// An audit event of this moment through the OWIN door, naming no token yet.
+fn event(kind: AuditKind, detail: &str) -> NewAuditEvent {
+    NewAuditEvent {
+        at: now(),
+        kind,
+        door: Door::Owin,
+        actor_user_id: None,
+        subject_user_id: None,
+        token_id: None,
+        client_id: None,
+        source_ip: None,
+        detail: detail.to_owned(),
+    }
+}
+
 /// Many sign-ins of one user at once, each on a connection of its own: exactly one token stays
 /// active, the one with the highest id, and every other one was revoked by a later sign-in.
 async fn sole_door_tokens_issued_at_once_leave_one_alive(store: &dyn Store) {
@@ -949,7 +1009,16 @@ async fn sole_door_tokens_issued_at_once_leave_one_alive(store: &dyn Store) {
         .unwrap();
     let signins = (0..24).map(|i| {
         let token = new_token(Some(user.id), &format!("race-{i}"), None);
-        async move { store.insert_sole_door_token(&token).await.unwrap() }
+        async move {
+            store
+                .insert_sole_door_token(
+                    &token,
+                    &event(AuditKind::TokenIssued, "issued"),
+                    &|_, _| event(AuditKind::TokenRevoked, "discarded"),
+                )
+                .await
+                .unwrap()
+        }
     });
     let issued = futures_util::future::join_all(signins).await;
     let newest = issued.iter().map(|(token, _)| token.id).max().unwrap();

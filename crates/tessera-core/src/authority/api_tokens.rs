@@ -108,37 +108,33 @@ impl Authority {
         for new in tokens {
             // A secret nobody ever sees: the token cannot be used until one is generated.
             let unusable = TokenSecret::generate(SecretFormat::Hex);
-            let mut token = self
-                .store()
-                .insert_token(&NewToken {
-                    hash: unusable.hash(),
-                    kind: TokenKind::Api,
-                    door: origin.door,
-                    user_id: Some(new.user_id),
-                    client_id: None,
-                    name: new.name,
-                    description: new.description,
-                    scope: Scope::default(),
-                    created_at: now,
-                    expires_at: new.expires_at,
-                    creator_id: Some(actor.id),
-                    binding: Binding::None,
-                    family: None,
-                    idle_timeout: None,
-                })
-                .await?;
+            let event = self.event(AuditKind::TokenIssued, origin, |e| {
+                e.subject_user_id = Some(new.user_id);
+                e.detail = "API token created, no secret yet".into();
+            });
+            let unstored = NewToken {
+                hash: unusable.hash(),
+                kind: TokenKind::Api,
+                door: origin.door,
+                user_id: Some(new.user_id),
+                client_id: None,
+                name: new.name,
+                description: new.description,
+                scope: Scope::default(),
+                created_at: now,
+                expires_at: new.expires_at,
+                creator_id: Some(actor.id),
+                binding: Binding::None,
+                family: None,
+                idle_timeout: None,
+            };
+            let mut token = self.store().insert_issued_token(&unstored, &event).await?;
             if new.status == TokenStatus::Disabled {
                 self.store()
                     .transition_token(token.id, TokenStatus::Active, TokenStatus::Disabled)
                     .await?;
                 token.status = TokenStatus::Disabled;
             }
-            self.record(AuditKind::TokenIssued, origin, |e| {
-                e.subject_user_id = token.user_id;
-                e.token_id = Some(token.id);
-                e.detail = "API token created, no secret yet".into();
-            })
-            .await?;
             created.push(token);
         }
         Ok(created)
