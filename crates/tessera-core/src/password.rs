@@ -1,8 +1,8 @@
 //! Passwords, which people choose, are hashed with Argon2id.
 //!
-//! Hashing is deliberately slow, so it runs on blocking threads, at most `password_workers` at
-//! once, with a bounded queue in front: a flood of logins waits or is turned away, while token
-//! checks (which never hash) keep running on the async workers. A login for an unknown user is
+//! Hashing is deliberately slow, so it runs on threads of its own, `password_workers` of them at
+//! a lower priority ([`hash_threads`]), with a bounded queue in front: a flood of logins waits
+//! or is turned away, while token checks (which never hash) keep running on the async workers. A login for an unknown user is
 //! verified against a dummy hash of the same cost, so it takes as long as a wrong password.
 //!
 //! Each verification needs `memory_kib` of working memory (19 MiB by default). It is taken from
@@ -10,11 +10,14 @@
 //! holding hundreds of MiB after a burst of logins. Buffers nobody used for a while are given
 //! back ([`PasswordHasher::release_idle_buffers`]), so that an idle server stays small.
 
+mod hash_threads;
+
 use crate::error::CoreError;
 use crate::settings::Argon2Settings;
 use argon2::password_hash::rand_core::{OsRng, RngCore as _};
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher as _, Version};
+use hash_threads::HashThreads;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +84,7 @@ struct Inner {
     dummy_hash: String,
     /// Working memory for verifications, reused (at most one buffer per worker is ever out).
     buffers: Arc<Mutex<Buffers>>,
+    threads: HashThreads,
 }
 
 #[derive(Default)]
@@ -104,14 +108,19 @@ impl PasswordHasher {
         )
         .map_err(|e| CoreError::InvalidInput(format!("invalid Argon2 settings: {e}")))?;
         let dummy_hash = dummy_phc(&params)?;
+        let workers = workers.max(1);
+        let threads = HashThreads::start(workers).map_err(|e| {
+            CoreError::Internal(format!("could not start the password hashing threads: {e}"))
+        })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 params,
-                permits: Semaphore::new(workers.max(1)),
+                permits: Semaphore::new(workers),
                 waiting: AtomicUsize::new(0),
                 queue_limit,
                 dummy_hash,
                 buffers: Arc::default(),
+                threads,
             }),
         })
     }
@@ -171,7 +180,9 @@ impl PasswordHasher {
         let permit = inner.permits.acquire().await;
         inner.waiting.fetch_sub(1, Ordering::AcqRel);
         let _permit = permit.map_err(|_| CoreError::Busy)?;
-        tokio::task::spawn_blocking(work)
+        inner
+            .threads
+            .run(work)
             .await
             .map_err(|_| CoreError::Internal("a password hashing thread failed".into()))
     }
