@@ -64,7 +64,7 @@ pub struct Settings {
     /// The scope a user's token gets when none is asked for.
     pub default_scope: String,
     pub argon2: Argon2Settings,
-    /// How many password hashes may run at once (each on its own blocking thread).
+    /// How many password hashes may run at once (each on a hashing thread of its own).
     pub password_workers: usize,
     /// How many logins may wait for a hashing thread before new ones are turned away.
     pub password_queue: usize,
