@@ -17,6 +17,7 @@ use std::time::Duration;
 use tessera_core::Authority;
 use tokio::net::TcpListener;
 use tower::util::option_layer;
+use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -260,20 +261,23 @@ fn router(state: AppState, config: &ServerConfig) -> Router {
         )
     });
     let metrics = state.metrics.clone();
-    doors::routes()
-        .with_state(state)
-        .layer(option_layer(hsts))
-        .layer(middleware::from_fn_with_state(
-            trusted,
-            client_address::resolve,
-        ))
-        .layer(DefaultBodyLimit::max(config.body_limit))
+    // One layer made of all of them, outermost first: axum boxes each `Router::layer` around
+    // every route, and clones the whole chain of boxes for every request, which cost as much
+    // as the rest of a bare route (BENCHMARKS.md, profile).
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(middleware::from_fn_with_state(metrics, metrics::track))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
-        .layer(middleware::from_fn_with_state(metrics, metrics::track))
-        .layer(trace)
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(middleware::from_fn_with_state(
+            trusted,
+            client_address::resolve,
+        ))
+        .layer(option_layer(hsts));
+    doors::routes().with_state(state).layer(layers)
 }
