@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use percent_encoding::percent_decode_str;
+use std::borrow::Cow;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Authorization {
@@ -53,7 +54,11 @@ fn basic(value: &str) -> Option<Authorization> {
     let decoded = String::from_utf8(decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
     let unescape = |s: &str| {
-        let spaced = s.replace('+', " ");
+        // Most ids and secrets have nothing to unescape: no copies then.
+        let spaced = match s.contains('+') {
+            true => Cow::Owned(s.replace('+', " ")),
+            false => Cow::Borrowed(s),
+        };
         percent_decode_str(&spaced)
             .decode_utf8()
             .ok()

@@ -11,7 +11,7 @@
 use crate::auth_header::{authorization, bearer, Authorization};
 use crate::params::Params;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -79,13 +79,14 @@ fn presented_token(headers: &HeaderMap, uri: &Uri) -> Presented {
     Presented::Missing
 }
 
+/// Takes the request itself rather than a `HeaderMap`, which axum would copy for every check.
 async fn verify(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
+    request: Request,
 ) -> Response {
-    let token = match presented_token(&headers, &uri) {
+    let headers = request.headers();
+    let token = match presented_token(headers, request.uri()) {
         Presented::Token(token) => token,
         Presented::Missing => return challenge(StatusCode::UNAUTHORIZED, None),
         Presented::Malformed => return challenge(StatusCode::BAD_REQUEST, Some("invalid_request")),
@@ -105,21 +106,29 @@ async fn verify(
         Ok(verified) => {
             let token = &verified.token;
             let user = verified.user.as_deref();
+            // Each value is made once and moved into its header (`from_str` would copy it).
+            let text = |value: String| HeaderValue::try_from(value).ok();
             let pairs = [
-                ("x-auth-user", user.map(|u| u.username.clone())),
-                ("x-auth-user-id", user.map(|u| u.id.to_string())),
-                ("x-auth-user-uuid", user.map(|u| u.uuid.to_string())),
-                ("x-auth-role", user.map(|u| u.role.as_str().to_owned())),
-                ("x-auth-client", token.client_id.clone()),
-                ("x-auth-scope", Some(token.scope.to_string())),
-                ("x-auth-token-id", Some(token.id.to_string())),
+                ("x-auth-user", user.and_then(|u| text(u.username.clone()))),
+                ("x-auth-user-id", user.map(|u| HeaderValue::from(u.id))),
+                (
+                    "x-auth-user-uuid",
+                    user.and_then(|u| text(u.uuid.to_string())),
+                ),
+                (
+                    "x-auth-role",
+                    user.map(|u| HeaderValue::from_static(u.role.as_str())),
+                ),
+                ("x-auth-client", token.client_id.clone().and_then(text)),
+                ("x-auth-scope", text(token.scope.to_string())),
+                ("x-auth-token-id", Some(HeaderValue::from(token.id))),
             ];
             let mut response = StatusCode::OK.into_response();
+            let answer = response.headers_mut();
+            answer.reserve(pairs.len());
             for (name, value) in pairs {
-                if let Some(value) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
-                    response
-                        .headers_mut()
-                        .insert(HeaderName::from_static(name), value);
+                if let Some(value) = value {
+                    answer.insert(HeaderName::from_static(name), value);
                 }
             }
             response

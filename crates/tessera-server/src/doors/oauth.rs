@@ -11,7 +11,7 @@ use crate::auth_header::{authorization, Authorization};
 use crate::params::{self, Body, ParamError, Params};
 use crate::responses::{no_store, with_retry_after};
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -140,13 +140,13 @@ fn origin(peer: SocketAddr) -> Origin {
 /// `client_id` and `client_secret` in the body, never both).
 async fn request_client(
     state: &AppState,
-    headers: &HeaderMap,
+    authorization: Authorization,
     params: &Params,
     origin: &Origin,
 ) -> Result<Option<Arc<Client>>, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
-    let (id, secret) = match authorization(headers) {
+    let (id, secret) = match authorization {
         Authorization::Basic { id, secret } => {
             if body_secret.is_some() || body_id.is_some_and(|b| b != id) {
                 return Err(OAuthError::invalid_request(
@@ -236,7 +236,7 @@ async fn token(
             "Use password, client_credentials or refresh_token.",
         )
     })?;
-    let client = request_client(&state, &headers, &params, &origin).await?;
+    let client = request_client(&state, authorization(&headers), &params, &origin).await?;
     if client.as_ref().is_some_and(|c| !c.allows(grant)) {
         return Err(CoreError::UnauthorizedClient.into());
     }
@@ -307,7 +307,7 @@ async fn introspect(
             .ok()
             .and_then(|v| v.user)
             .is_some_and(|user| user.is_admin()),
-        _ => request_client(&state, &headers, &params, &origin)
+        other => request_client(&state, other, &params, &origin)
             .await?
             .is_some(),
     };
@@ -412,7 +412,7 @@ async fn revoke(
 ) -> Result<Response, OAuthError> {
     let origin = origin(peer);
     let params = params::from_body(&headers, body.bytes()?)?;
-    let caller = request_client(&state, &headers, &params, &origin).await?;
+    let caller = request_client(&state, authorization(&headers), &params, &origin).await?;
     let presented = params
         .get("token")?
         .ok_or_else(|| OAuthError::missing("token"))?;
@@ -512,12 +512,13 @@ struct WhoamiToken {
     expires_at: Option<String>,
 }
 
+/// Takes the request itself rather than a `HeaderMap`, which axum would copy for every check.
 async fn whoami(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, BearerError> {
-    let presented = match authorization(&headers) {
+    let presented = match authorization(request.headers()) {
         Authorization::Bearer(token) => token,
         Authorization::None => {
             return Err(BearerError {
