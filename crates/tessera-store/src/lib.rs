@@ -14,6 +14,7 @@ mod queries;
 mod rows;
 pub mod scratch;
 mod sqlite;
+mod text_search;
 pub mod transfer;
 
 pub use postgres::PgStore;

@@ -4,6 +4,7 @@
 //! placeholders. Every value is bound, never spliced into the text.
 
 use crate::rows::{binding_columns, millis};
+use crate::text_search::Narrowing;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use tessera_core::{
     AuditQuery, FieldValue, NewAuditEvent, NewToken, SearchMode, SortOrder, TokenChanges,
@@ -119,8 +120,12 @@ where
     sql
 }
 
-/// `SELECT * FROM tokens` matching a search, sorted and limited as it says.
-pub(crate) fn search_tokens<DB>(search: &TokenSearch) -> QueryBuilder<'static, DB>
+/// `SELECT * FROM tokens` matching a search, sorted and limited as it says. `candidates`, from a
+/// trigram index (`text_search`), are the only ids that can match, when known.
+pub(crate) fn search_tokens<DB>(
+    search: &TokenSearch,
+    candidates: Option<&[i64]>,
+) -> QueryBuilder<'static, DB>
 where
     DB: Database,
     i64: Encode<'static, DB> + Type<DB>,
@@ -128,7 +133,7 @@ where
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
     let mut sql = QueryBuilder::new("SELECT * FROM tokens WHERE ");
-    push_search(&mut sql, search);
+    push_search(&mut sql, search, candidates);
     sql.push(order_by(search));
     if let Some(limit) = search.limit {
         sql.push(" LIMIT ").push_bind(i64::from(limit));
@@ -136,8 +141,12 @@ where
     sql
 }
 
-/// `SELECT COUNT(*)` of the tokens matching a search (its limit is ignored).
-pub(crate) fn count_tokens<DB>(search: &TokenSearch) -> QueryBuilder<'static, DB>
+/// `SELECT COUNT(*)` of the tokens matching a search (its limit is ignored); `candidates` as
+/// for [`search_tokens`].
+pub(crate) fn count_tokens<DB>(
+    search: &TokenSearch,
+    candidates: Option<&[i64]>,
+) -> QueryBuilder<'static, DB>
 where
     DB: Database,
     i64: Encode<'static, DB> + Type<DB>,
@@ -145,7 +154,66 @@ where
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
     let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM tokens WHERE ");
-    push_search(&mut sql, search);
+    push_search(&mut sql, search, candidates);
+    sql
+}
+
+/// A token search read among the first `window` tokens, in its order, that pass its filters
+/// other than the text terms. When it finds as many tokens as the search's limit, they are the
+/// search's answer (an earlier match would be in the window too); when it finds fewer, the
+/// terms are rare and the whole search must be run (`text_search`).
+pub(crate) fn search_tokens_in_window<DB>(
+    search: &TokenSearch,
+    window: usize,
+) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    Vec<u8>: Encode<'static, DB> + Type<DB>,
+{
+    let order = order_by(search);
+    let mut sql = QueryBuilder::new("SELECT * FROM (SELECT * FROM tokens WHERE ");
+    push_filters(&mut sql, search, None);
+    sql.push(&order)
+        .push(" LIMIT ")
+        .push_bind(window as i64)
+        .push(") AS window_ WHERE 1 = 1");
+    push_text_terms(&mut sql, search);
+    sql.push(order);
+    if let Some(limit) = search.limit {
+        sql.push(" LIMIT ").push_bind(i64::from(limit));
+    }
+    sql
+}
+
+/// The ids of at most `most` API tokens whose names contain every piece of a narrowing, as
+/// PostgreSQL's trigram index on `LOWER(name)` (migration 0009) answers it. The kind is
+/// written out, not bound, so that the planner knows the partial index applies.
+pub(crate) fn trigram_candidates<DB>(
+    narrowing: &Narrowing,
+    most: usize,
+) -> QueryBuilder<'static, DB>
+where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT id FROM tokens WHERE kind = 'api' AND (");
+    let joiner = if narrowing.any { " OR " } else { " AND " };
+    for (i, pieces) in narrowing.terms.iter().enumerate() {
+        if i > 0 {
+            sql.push(joiner);
+        }
+        sql.push("(1 = 1");
+        for piece in pieces {
+            sql.push(" AND LOWER(name) LIKE ")
+                .push_bind(like_pattern(piece, SearchMode::default()))
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(")");
+    }
+    sql.push(") LIMIT ").push_bind(most as i64);
     sql
 }
 
@@ -264,8 +332,26 @@ fn order_by(search: &TokenSearch) -> String {
 }
 
 /// The WHERE clause of a token search.
-fn push_search<'a, DB>(sql: &mut QueryBuilder<'a, DB>, search: &TokenSearch)
-where
+fn push_search<'a, DB>(
+    sql: &mut QueryBuilder<'a, DB>,
+    search: &TokenSearch,
+    candidates: Option<&[i64]>,
+) where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    Vec<u8>: Encode<'a, DB> + Type<DB>,
+{
+    push_filters(sql, search, candidates);
+    push_text_terms(sql, search);
+}
+
+/// The conditions of a token search but its text terms.
+fn push_filters<'a, DB>(
+    sql: &mut QueryBuilder<'a, DB>,
+    search: &TokenSearch,
+    candidates: Option<&[i64]>,
+) where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
@@ -287,8 +373,12 @@ where
     // the (user_id, kind, name, id) index; `IN (NULL, $1)` kept it from that index and it read
     // every token instead (BENCHMARKS.md, scale). An empty list matches nothing (`IN ()` is
     // not SQL).
-    for (column, ids) in [("id", &search.ids), ("user_id", &search.user_ids)] {
-        match ids.as_deref() {
+    for (column, ids) in [
+        ("id", search.ids.as_deref()),
+        ("user_id", search.user_ids.as_deref()),
+        ("id", candidates),
+    ] {
+        match ids {
             None => {}
             Some([]) => {
                 sql.push(" AND 0 = 1");
@@ -325,9 +415,16 @@ where
         }
         sql.push(")");
     }
-    // Every term is a condition of its own, joined to the others with AND, or OR when any
-    // may match: Zabbix treats several terms of one field like several fields. A field with
-    // no terms adds none.
+}
+
+/// ` AND (…)` with a token search's text terms, if it has any. Every term is a condition of
+/// its own, joined to the others with AND, or OR when any may match: Zabbix treats several
+/// terms of one field like several fields. A field with no terms adds none.
+fn push_text_terms<'a, DB>(sql: &mut QueryBuilder<'a, DB>, search: &TokenSearch)
+where
+    DB: Database,
+    String: Encode<'a, DB> + Type<DB>,
+{
     let terms: Vec<(TokenField, &String)> = search
         .search
         .iter()

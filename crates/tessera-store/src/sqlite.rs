@@ -7,6 +7,7 @@ use crate::rows::{
     audit_from_row, binding_columns, client_from_row, hash_from_blob, id_and_hash, join, millis,
     token_from_row, user_from_row, StoredRow as _,
 };
+use crate::text_search::{self, MOST_CANDIDATES};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
@@ -30,6 +31,22 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The only API tokens a text search can match, from the trigram table, when there are
+    /// few enough to read by id (see `text_search`).
+    async fn text_candidates(&self, search: &TokenSearch) -> StoreResult<Option<Vec<i64>>> {
+        let Some(narrowing) = text_search::narrowing(search) else {
+            return Ok(None);
+        };
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT rowid FROM tokens_text WHERE tokens_text MATCH ? LIMIT ?")
+                .bind(narrowing.fts5_query())
+                .bind(MOST_CANDIDATES as i64 + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+        Ok((ids.len() <= MOST_CANDIDATES).then_some(ids))
+    }
+
     /// Opens (creating if needed) and migrates the SQLite database at `url`.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let pool = connect(url).await?;
@@ -390,8 +407,8 @@ impl Store for SqliteStore {
         issued: &NewAuditEvent,
         revoked_event: &(dyn Fn(i64, i64) -> NewAuditEvent + Send + Sync),
     ) -> StoreResult<(Token, Vec<(i64, SecretHash)>)> {
-        // SQLite lets one writer at a time in, and the INSERT makes this transaction a writer.
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // SQLite lets one writer at a time in; this transaction waits to be it (see `write`).
+        let mut tx = write(&self.pool).await?;
         let inserted = insert_token(&mut *tx, token).await?;
         let rows = sqlx::query(
             "UPDATE tokens SET status = 'revoked'
@@ -452,7 +469,8 @@ impl Store for SqliteStore {
     }
 
     async fn search_tokens(&self, search: &TokenSearch) -> StoreResult<Vec<Token>> {
-        queries::search_tokens::<Sqlite>(search)
+        let candidates = self.text_candidates(search).await?;
+        queries::search_tokens::<Sqlite>(search, candidates.as_deref())
             .build()
             .fetch_all(&self.pool)
             .await
@@ -463,7 +481,8 @@ impl Store for SqliteStore {
     }
 
     async fn count_tokens(&self, search: &TokenSearch) -> StoreResult<u64> {
-        let count: i64 = queries::count_tokens::<Sqlite>(search)
+        let candidates = self.text_candidates(search).await?;
+        let count: i64 = queries::count_tokens::<Sqlite>(search, candidates.as_deref())
             .build_query_scalar()
             .fetch_one(&self.pool)
             .await
@@ -486,7 +505,7 @@ impl Store for SqliteStore {
         hash: &SecretHash,
         creator_id: i64,
     ) -> StoreResult<Option<SecretHash>> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write(&self.pool).await?;
         let old: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM tokens WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -554,7 +573,7 @@ impl Store for SqliteStore {
     }
 
     async fn record_last_access(&self, batch: &[(i64, OffsetDateTime)]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = write(&self.pool).await?;
         for (id, at) in batch {
             sqlx::query(
                 "UPDATE tokens SET last_access = MAX(COALESCE(last_access, 0), ?) WHERE id = ?",
@@ -674,10 +693,21 @@ async fn insert_token<'e>(
     token_from_row(&row)
 }
 
+/// A transaction that writes, begun as the writer (`BEGIN IMMEDIATE`). One begun as a reader
+/// (plain `BEGIN`) that writes later cannot wait for the lock if another connection wrote in
+/// the meantime: SQLite fails it at once with "database is locked". The FTS5 triggers on
+/// `tokens` (migration 0009) read before the first insert writes, so every insert would be such
+/// a reader first.
+async fn write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(unavailable)
+}
+
 #[async_trait]
 impl WriteIssues for SqlitePool {
     async fn write_issues(&self, issues: &[NewIssue]) -> StoreResult<Vec<Token>> {
-        let mut tx = self.begin().await.map_err(unavailable)?;
+        let mut tx = write(self).await?;
         let rows = queries::insert_tokens::<Sqlite>(issues.iter().map(|issue| &issue.token))
             .build()
             .fetch_all(&mut *tx)

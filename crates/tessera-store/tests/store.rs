@@ -985,6 +985,90 @@ async fn totp_steps_are_used_once_and_secrets_reset_them(store: &dyn Store) {
     assert!(!store.consume_totp_step(999_999, 1).await.unwrap());
 }
 
+/// Substring searches answer the same whether the trigram index narrows them or not: after a
+/// rename, after a user's tokens went with the user, ignoring case, and with more matches than
+/// the index hands over (the ordinary plan then finds them).
+async fn substring_searches_follow_renames_deletions_and_many_matches(store: &dyn Store) {
+    let ann = store
+        .insert_user(&new_user("ann", Role::User))
+        .await
+        .unwrap();
+    let bob = store
+        .insert_user(&new_user("bob", Role::User))
+        .await
+        .unwrap();
+    let rare = api_token(store, ann.id, "svc-654321-Deploy", "for the \"night\" run").await;
+    api_token(store, bob.id, "svc-654322-deploy", "").await;
+    let search = |field: TokenField, term: &str| TokenSearch {
+        kind: Some(TokenKind::Api),
+        search: vec![(field, vec![term.to_owned()])],
+        ..TokenSearch::default()
+    };
+    let found = |search: TokenSearch| async move {
+        let tokens = store.search_tokens(&search).await.unwrap();
+        let count = store.count_tokens(&search).await.unwrap();
+        assert_eq!(count as usize, tokens.len(), "{search:?}");
+        tokens.into_iter().map(|t| t.name).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        found(search(TokenField::Name, "SVC-654321-")).await,
+        ["svc-654321-Deploy"]
+    );
+    assert_eq!(found(search(TokenField::Name, "deploy")).await.len(), 2);
+    assert_eq!(
+        found(search(TokenField::Description, "\"night\"")).await,
+        ["svc-654321-Deploy"]
+    );
+    let renamed = TokenChanges {
+        name: Some("svc-777777-deploy".into()),
+        ..TokenChanges::default()
+    };
+    assert!(store.update_token(rare.id, &renamed).await.unwrap());
+    assert!(found(search(TokenField::Name, "654321")).await.is_empty());
+    assert_eq!(
+        found(search(TokenField::Name, "777777")).await,
+        ["svc-777777-deploy"]
+    );
+    assert!(store.delete_user(ann.id).await.unwrap());
+    assert!(found(search(TokenField::Name, "777777")).await.is_empty());
+
+    // More matches than the index hands over: issued together, in batches.
+    let many = (0..1_001).map(|i| {
+        let mut token = new_token(Some(bob.id), &format!("many {i}"), None);
+        token.kind = TokenKind::Api;
+        token.name = format!("common-{i:04}");
+        async move {
+            store
+                .insert_issued_token(&token, &event(AuditKind::TokenIssued, "issued"))
+                .await
+                .unwrap()
+        }
+    });
+    futures_util::future::join_all(many).await;
+    let first = TokenSearch {
+        sort: vec![(TokenField::Name, SortOrder::Descending)],
+        limit: Some(2),
+        ..search(TokenField::Name, "COMMON-")
+    };
+    assert_eq!(
+        names(&store.search_tokens(&first).await.unwrap()),
+        ["common-1000", "common-0999"]
+    );
+    assert_eq!(store.count_tokens(&first).await.unwrap(), 1_001);
+    assert_eq!(
+        found(search(TokenField::Name, "common-0500")).await,
+        ["common-0500"]
+    );
+    let rare_first = TokenSearch {
+        limit: Some(2),
+        ..search(TokenField::Name, "common-0500")
+    };
+    assert_eq!(
+        names(&store.search_tokens(&rare_first).await.unwrap()),
+        ["common-0500"]
+    );
+}
+
 /// An audit event of this moment through the OWIN door, naming no token yet.
 fn event(kind: AuditKind, detail: &str) -> NewAuditEvent {
     NewAuditEvent {
@@ -1178,6 +1262,7 @@ store_suite!(
     token_search_filters_searches_sorts_and_limits,
     token_filters_compare_numbers_and_text_alike,
     search_terms_all_match_unless_any_may,
+    substring_searches_follow_renames_deletions_and_many_matches,
     api_tokens_change_take_new_secrets_and_are_deleted,
     behavior_settings_are_set_replaced_and_removed,
     totp_steps_are_used_once_and_secrets_reset_them,
@@ -1227,7 +1312,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "sign in lockout",
             "token indexes at scale",
             "client announcements",
-            "user token index"
+            "user token index",
+            "token text trigrams"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1250,7 +1336,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "sign in lockout",
             "token indexes at scale",
             "client announcements",
-            "user token index"
+            "user token index",
+            "token text trigrams"
         ]
     );
     assert!(tessera_store::migrate(database.url())
