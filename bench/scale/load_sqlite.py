@@ -3,9 +3,12 @@
 
     load_sqlite.py DB DIR
 
-Reads and converts the files first (not timed), then inserts every user and token with
-executemany in ONE transaction (timed: from BEGIN to COMMIT, indexes maintained as rows go in),
-then checkpoints the WAL into the database file (timed separately). Prints
+Reads and converts the files first (not timed), then inserts every user and token in ONE
+transaction, 500 rows a statement as `tessera import` does (timed: from BEGIN to COMMIT, indexes
+and the FTS5 name index of migration 0009 maintained as rows go in), then checkpoints the WAL
+into the database file (timed separately). One row a statement is much slower with the FTS5
+index (400,000 tokens: 78 s, against 11 s 500 a statement; FTS5 flushes its pending index
+data at every statement). Prints
     parse_s=.. insert_s=.. checkpoint_s=.. sqlite=<library version>
 """
 import sqlite3
@@ -39,9 +42,13 @@ t0 = time.perf_counter()
 con.execute("BEGIN")
 con.executemany("INSERT INTO users (id, uuid, username, display_name, role, enabled, permissions, "
                 "password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", users)
-con.executemany("INSERT INTO tokens (id, hash, kind, door, user_id, name, description, status, "
-                "created_at, expires_at, last_access, creator_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tokens)
+ROWS = 500
+columns = ("INSERT INTO tokens (id, hash, kind, door, user_id, name, description, status, "
+           "created_at, expires_at, last_access, creator_id) VALUES ")
+row = "(" + ", ".join("?" * 12) + ")"
+for start in range(0, len(tokens), ROWS):
+    chunk = tokens[start:start + ROWS]
+    con.execute(columns + ", ".join([row] * len(chunk)), [v for t in chunk for v in t])
 con.execute("COMMIT")
 insert_s = time.perf_counter() - t0
 t0 = time.perf_counter()

@@ -15,7 +15,10 @@
 The SQL is reproduced by hand from crates/tessera-store/src/queries.rs (search_tokens,
 count_tokens, push_search, order_by) and crates/tessera-core/src/authority/api_tokens.rs
 (visible_api_tokens adds kind = 'api' and status IN ('active', 'disabled')); if those change,
-change build_sql below with them.
+change build_sql below with them. Since migration 0009 a search by name first asks a trigram index
+for candidates (crates/tessera-store/src/text_search.rs) and then runs this SQL with
+`AND id IN (...)` added, or as it is when the term is common; the SQL written here for cases c
+and c2 is the search without that step, i.e. the plan tessera had before.
 """
 
 import argparse
