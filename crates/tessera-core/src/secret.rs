@@ -6,7 +6,8 @@
 //! so that secret scanners can find a leaked one and tell it from random noise; the vendor doors
 //! use the shapes their clients expect.
 
-use rand::{distributions::Alphanumeric, rngs::OsRng, Rng, RngCore};
+use rand::rngs::{OsRng, StdRng};
+use rand::{distributions::Alphanumeric, Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -41,7 +42,10 @@ impl TokenSecret {
     pub fn generate(format: SecretFormat) -> Self {
         match format {
             SecretFormat::Tessera => {
-                let body: String = OsRng
+                // 256 bits from the OS key a ChaCha stream that the characters are drawn from:
+                // drawn from the OS one by one, each character was a system call of its own
+                // (about 45 a token, 8 % of a client_credentials grant's time, perf).
+                let body: String = StdRng::from_seed(random_bytes())
                     .sample_iter(&Alphanumeric)
                     .take(BODY_LEN)
                     .map(char::from)

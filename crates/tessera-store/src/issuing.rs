@@ -6,7 +6,7 @@
 //! One task writes the batches, so issues never queue for SQLite's single writer lock (where
 //! every waiter sleeps in the busy handler) and, on PostgreSQL, share one commit's flush.
 
-use crate::rows::{token_from_row, StoredRow};
+use crate::rows::{id_and_hash, stored_token, StoredRow};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use tessera_core::store::StoreResult;
@@ -105,20 +105,22 @@ async fn write_batches(writer: impl WriteIssues, mut queue: mpsc::Receiver<Waiti
     }
 }
 
-/// The tokens `INSERT … RETURNING *` gave back, in the order of `issues`: RETURNING promises
-/// no order, and the hashes say which row is whose.
+/// The tokens stored for `issues`, in their order, from the `(id, hash)` rows `INSERT …
+/// RETURNING id, hash` gave back: RETURNING promises no order, and the hashes say which id is
+/// whose.
 pub(crate) fn in_order(issues: &[NewIssue], rows: &[impl StoredRow]) -> StoreResult<Vec<Token>> {
-    let mut by_hash: HashMap<SecretHash, Token> = HashMap::with_capacity(rows.len());
+    let mut ids: HashMap<SecretHash, i64> = HashMap::with_capacity(rows.len());
     for row in rows {
-        let token = token_from_row(row)?;
-        by_hash.insert(token.hash, token);
+        let (id, hash) = id_and_hash(row)?;
+        ids.insert(hash, id);
     }
     issues
         .iter()
         .map(|issue| {
-            by_hash
+            let id = ids
                 .remove(&issue.token.hash)
-                .ok_or_else(|| StoreError::Corrupt("an inserted token was not returned".into()))
+                .ok_or_else(|| StoreError::Corrupt("an inserted token was not returned".into()))?;
+            stored_token(&issue.token, id)
         })
         .collect()
 }

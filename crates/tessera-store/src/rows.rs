@@ -6,8 +6,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::str::FromStr;
 use tessera_core::store::StoreResult;
 use tessera_core::{
-    AuditEvent, Binding, Client, CoreError, FailedSignIns, GrantType, NewAuditEvent, Permission,
-    Scope, SecretHash, StoreError, Token, User,
+    AuditEvent, Binding, Client, CoreError, FailedSignIns, GrantType, NewAuditEvent, NewToken,
+    Permission, Scope, SecretHash, StoreError, Token, TokenStatus, User,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -146,6 +146,31 @@ pub(crate) fn client_from_row(row: &impl StoredRow) -> StoreResult<Client> {
         grants,
         scope: Scope::parse(&row.text("scope")?).map_err(corrupt("client scope"))?,
         created_at: from_millis(row.integer("created_at")?)?,
+    })
+}
+
+/// The token an insert stored under `id`: what was asked for, active and never used, with its
+/// times at the millisecond the tables keep.
+pub(crate) fn stored_token(new: &NewToken, id: i64) -> StoreResult<Token> {
+    let as_stored = |at: OffsetDateTime| from_millis(millis(at));
+    Ok(Token {
+        id,
+        hash: new.hash,
+        kind: new.kind,
+        door: new.door,
+        user_id: new.user_id,
+        client_id: new.client_id.clone(),
+        name: new.name.clone(),
+        description: new.description.clone(),
+        scope: new.scope.clone(),
+        status: TokenStatus::Active,
+        created_at: as_stored(new.created_at)?,
+        expires_at: new.expires_at.map(as_stored).transpose()?,
+        last_access: None,
+        creator_id: new.creator_id,
+        binding: new.binding.clone(),
+        family: new.family,
+        idle_timeout: new.idle_timeout,
     })
 }
 

@@ -1313,7 +1313,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "token indexes at scale",
             "client announcements",
             "user token index",
-            "token text trigrams"
+            "token text trigrams",
+            "api token indexes"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1337,7 +1338,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "token indexes at scale",
             "client announcements",
             "user token index",
-            "token text trigrams"
+            "token text trigrams",
+            "api token indexes"
         ]
     );
     assert!(tessera_store::migrate(database.url())

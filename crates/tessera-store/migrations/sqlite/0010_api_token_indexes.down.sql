@@ -1,0 +1,12 @@
+DROP INDEX tokens_kind_name;
+DROP INDEX tokens_kind_created;
+DROP INDEX tokens_kind_expires;
+DROP INDEX tokens_kind_last_access;
+DROP INDEX tokens_kind_status;
+DROP INDEX tokens_user_kind_name;
+CREATE INDEX tokens_kind_name ON tokens (kind, name);
+CREATE INDEX tokens_kind_created ON tokens (kind, created_at);
+CREATE INDEX tokens_kind_expires ON tokens (kind, expires_at);
+CREATE INDEX tokens_kind_last_access ON tokens (kind, last_access);
+CREATE INDEX tokens_kind_status ON tokens (kind, status);
+CREATE INDEX tokens_user_kind_name ON tokens (user_id, kind, name, id);
