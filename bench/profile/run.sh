@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Profile of the token-check path (issue #8, item 7): where a cached check on /auth/verify and
-# /api/v1/whoami spends its time beyond the bare route GET /healthz.
+# Profile of the token-check path (issue #8, item 7): where a cached check on /auth/verify,
+# /api/v1/whoami and POST /oauth/introspect (a client authenticating with HTTP Basic) spends its
+# time beyond the bare route GET /healthz.
 #
 #   bash bench/profile/run.sh
 #
@@ -43,13 +44,33 @@ mkdir -p "$RES"
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 OUTFILE="$RES/$STAMP.txt"
 PASSWORD="bench$(date +%s)x$RANDOM"
-ROUTES=(/healthz /auth/verify /api/v1/whoami)
+ROUTES=(/healthz /auth/verify /api/v1/whoami /oauth/introspect)
 name_of() { local n=${1#/}; echo "${n//\//_}"; }
+# load ROUTE LABEL SECONDS: wrk on a route with what it needs (introspection: a POST with the
+# token in the body and the client's Basic credentials).
+load() {
+    if [[ "$1" == /oauth/introspect ]]; then
+        WRK_METHOD=POST WRK_BODY="token=$TOKEN" WRK_EXPECT='"active":true' \
+            wrk_run "$2" "$CONNECTIONS" "$3" "$URL$1" -H "$BASIC" \
+            -H 'Content-Type: application/x-www-form-urlencoded'
+    else
+        WRK_METHOD=GET WRK_BODY= WRK_EXPECT= \
+            wrk_run "$2" "$CONNECTIONS" "$3" "$URL$1" -H "Authorization: Bearer $TOKEN"
+    fi
+}
+# A client for introspection, registered with the CLI (the server reads it on first use).
+add_client() {
+    local secret
+    secret=$("$BIN" client add profile --grant client_credentials --json --database "sqlite://$DB" \
+        | json_field client_secret)
+    BASIC="Authorization: Basic $(printf 'profile:%s' "$secret" | base64 -w0)"
+}
 
 fresh_server() {
     stop_server
     DB="$TMP/bench-$1.db"
     start_server
+    add_client
     TOKEN=$(curl -sf "$URL/oauth/token" -d grant_type=password -d username=Admin \
         -d "password=$PASSWORD" | json_field access_token)
     curl -sf -o /dev/null "$URL/auth/verify" -H "Authorization: Bearer $TOKEN"
@@ -68,13 +89,13 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 if [[ " $PARTS " == *" cpu "* ]]; then
     fresh_server cpu
     for p in "${ROUTES[@]}"; do
-        wrk_run warm "$CONNECTIONS" 2 "$URL$p" -H "Authorization: Bearer $TOKEN" >/dev/null
+        load "$p" warm 2 >/dev/null
     done
     TCK=$(getconf CLK_TCK)
     echo "## 1. server CPU per request (wrk -t2 -c$CONNECTIONS, ${SECONDS_EACH} s each, utime+stime from /proc)" >>"$OUTFILE"
     for p in "${ROUTES[@]}" "${ROUTES[@]}"; do
         t0=$(cpu_ticks "$SERVER_PID")
-        j=$(wrk_run "cpu$(name_of "$p")" "$CONNECTIONS" "$SECONDS_EACH" "$URL$p" -H "Authorization: Bearer $TOKEN")
+        j=$(load "$p" "cpu$(name_of "$p")" "$SECONDS_EACH")
         t1=$(cpu_ticks "$SERVER_PID")
         python3 - "$p" "$j" "$t0" "$t1" "$TCK" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUTFILE" <<'PY'
 import json, sys
@@ -92,8 +113,8 @@ if [[ " $PARTS " == *" perf "* ]]; then
     echo "## 2. perf record -F $FREQ --call-graph dwarf, ${PERF_SECONDS} s under wrk -t2 -c$CONNECTIONS" >>"$OUTFILE"
     for p in "${ROUTES[@]}"; do
         n=$(name_of "$p")
-        wrk_run warm "$CONNECTIONS" 2 "$URL$p" -H "Authorization: Bearer $TOKEN" >/dev/null
-        wrk_run "perf$n" "$CONNECTIONS" $((PERF_SECONDS + 2)) "$URL$p" -H "Authorization: Bearer $TOKEN" >"$TMP/wrk-$n.json" &
+        load "$p" warm 2 >/dev/null
+        load "$p" "perf$n" $((PERF_SECONDS + 2)) >"$TMP/wrk-$n.json" &
         WPID=$!
         sleep 1
         perf record -q -F "$FREQ" --call-graph dwarf,16384 -p "$SERVER_PID" -o "$TMP/perf-$n.data" \
@@ -125,13 +146,14 @@ if [[ " $PARTS " == *" callgrind "* ]]; then
     done
     TOKEN=$(curl -sf --max-time 120 "$URL/oauth/token" -d grant_type=password -d username=Admin \
         -d "password=$PASSWORD" | json_field access_token)
+    add_client
     echo "## 3. callgrind: $N requests per route on one keep-alive connection, instructions (Ir)" >>"$OUTFILE"
     for p in "${ROUTES[@]}"; do
         n=$(name_of "$p")
-        python3 "$HERE/client.py" "$PORT" "$p" "$TOKEN" 50 >/dev/null   # warm (cache hit)
+        python3 "$HERE/client.py" "$PORT" "$p" "$TOKEN" 50 "$BASIC" >/dev/null   # warm (cache hit)
         callgrind_control -z "$SERVER_PID" >/dev/null
         callgrind_control -i on "$SERVER_PID" >/dev/null
-        python3 "$HERE/client.py" "$PORT" "$p" "$TOKEN" "$N"
+        python3 "$HERE/client.py" "$PORT" "$p" "$TOKEN" "$N" "$BASIC"
         callgrind_control -i off "$SERVER_PID" >/dev/null
         callgrind_control -d "$n" "$SERVER_PID" >/dev/null
         sleep 1
