@@ -1,6 +1,7 @@
 //! Token and client secrets: how they are made, how they look, how they are stored.
 //!
-//! Every secret is 256 bits from the operating system's CSPRNG and is stored only as its
+//! Every secret carries 256 bits from the operating system's CSPRNG (tessera's own are drawn
+//! from a ChaCha12 stream keyed with them, fresh for each secret) and is stored only as its
 //! SHA-256. A slow hash would add nothing for a secret of that entropy, and a plain hash lets a
 //! check be one indexed lookup. tessera's own secrets look like `tsr_<43 base62><6 base62 CRC32>`
 //! so that secret scanners can find a leaked one and tell it from random noise; the vendor doors
