@@ -9,6 +9,7 @@ mod client_address;
 mod doors;
 mod metrics;
 mod params;
+mod rendered;
 mod responses;
 mod serving;
 mod startup;

@@ -1,6 +1,7 @@
 //! What every handler gets: the authority and the server's own facts.
 
 use crate::metrics::Metrics;
+use crate::rendered::RenderedAnswers;
 use crate::startup::{ExtraViewConfig, ZabbixConfig};
 use std::sync::Arc;
 use tessera_core::Authority;
@@ -12,6 +13,7 @@ pub struct AppState {
     pub extraview: ExtraViewConfig,
     pub zabbix: Arc<ZabbixConfig>,
     pub metrics: Arc<Metrics>,
+    pub answers: Arc<RenderedAnswers>,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
             issuer: issuer.into(),
             extraview,
             zabbix: Arc::new(zabbix),
+            answers: Arc::default(),
         }
     }
 }
