@@ -1314,7 +1314,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "client announcements",
             "user token index",
             "token text trigrams",
-            "api token indexes"
+            "api token indexes",
+            "live user token index"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1339,7 +1340,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "client announcements",
             "user token index",
             "token text trigrams",
-            "api token indexes"
+            "api token indexes",
+            "live user token index"
         ]
     );
     assert!(tessera_store::migrate(database.url())

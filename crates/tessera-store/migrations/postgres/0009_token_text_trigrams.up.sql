@@ -6,7 +6,9 @@
 --
 -- pg_trgm ships with PostgreSQL (contrib) and is a trusted extension: a database owner may
 -- create it. Where it cannot be had, tessera works without the index, as before, and the
--- store sees that it is missing.
+-- store sees that it is missing. fastupdate is off: API tokens are made one at a time, and a
+-- search would otherwise also read the list of entries not yet merged into the index (12 ms
+-- instead of 7 for a rare name at a million tokens, until VACUUM merged them).
 DO $$
 BEGIN
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
@@ -19,7 +21,7 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
         CREATE INDEX tokens_name_trigrams ON tokens
-            USING gin (LOWER(name) gin_trgm_ops) WHERE kind = 'api';
+            USING gin (LOWER(name) gin_trgm_ops) WITH (fastupdate = off) WHERE kind = 'api';
     END IF;
 END
 $$;

@@ -1,3 +1,4 @@
+DROP INDEX tokens_kind;
 DROP INDEX tokens_kind_name;
 DROP INDEX tokens_kind_created;
 DROP INDEX tokens_kind_expires;

@@ -3,8 +3,8 @@
 -- search asks this table for candidates first (src/text_search.rs). It holds no text of its
 -- own (the content is the tokens table) and only API tokens, so OAuth and vendor-door
 -- sessions, which have no names, cost no index writes. Descriptions are left out: they are
--- longer, and indexing them made loading a million tokens five times slower; a search in
--- descriptions reads every token, as before.
+-- longer, and indexing them too made loading 200,000 tokens take 155 s instead of 21 s; a
+-- search in descriptions reads every token, as before.
 CREATE VIRTUAL TABLE tokens_text USING fts5(
     name, content = 'tokens', content_rowid = 'id', tokenize = 'trigram'
 );
