@@ -1,13 +1,14 @@
-//! JSON answers to token checks, rendered once per checked token and reused.
+//! Answers to token checks, rendered once per checked token and reused.
 //!
-//! `whoami` and introspection answer every check a service makes, and what they say depends on
-//! the token and its user alone. Rendering the JSON was a sixth of such a request (bench/profile,
+//! `whoami`, introspection and `/auth/verify` answer every check a service makes, and what they
+//! say depends on the token and its user alone. Rendering the JSON was a sixth of such a request
+//! and the `X-Auth-*` headers a fifth of `/auth/verify`'s work beyond a bare route (bench/profile,
 //! callgrind), so each answer is kept with the token and user it was made from. The core's cache
 //! hands out the same `Arc`s for as long as nothing about the token or user changed, and new ones
 //! once it re-read them, so an answer is reused exactly while it is still true.
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::sync::Arc;
@@ -21,13 +22,22 @@ const ANSWERS_KEPT: usize = 4096;
 pub enum Answer {
     Whoami,
     Introspection,
+    ForwardAuth,
+}
+
+/// What an answer is made of: a JSON body, or the headers of a bodiless 200. Both clone by
+/// reference counts (`Bytes`, and the `Bytes` inside each `HeaderValue`).
+#[derive(Clone)]
+enum Rendition {
+    Json(Bytes),
+    Headers(HeaderMap),
 }
 
 #[derive(Clone)]
 struct Rendered {
     token: Arc<Token>,
     user: Option<Arc<User>>,
-    body: Bytes,
+    rendition: Rendition,
 }
 
 impl Rendered {
@@ -64,23 +74,55 @@ impl RenderedAnswers {
         verified: &Verified,
         render: impl FnOnce() -> T,
     ) -> Result<Bytes, serde_json::Error> {
+        let rendition = self.kept_or(answer, verified, || {
+            // Sized for a whole answer at once (about 300 bytes), not grown as it is written.
+            let mut body = Vec::with_capacity(512);
+            serde_json::to_writer(&mut body, &render())?;
+            Ok(Rendition::Json(Bytes::from(body)))
+        })?;
+        match rendition {
+            Rendition::Json(body) => Ok(body),
+            Rendition::Headers(_) => unreachable!("{answer:?} is kept as JSON"),
+        }
+    }
+
+    /// The headers of `answer` for a checked token, kept like [`Self::json`]'s bodies.
+    pub fn headers(
+        &self,
+        answer: Answer,
+        verified: &Verified,
+        render: impl FnOnce() -> HeaderMap,
+    ) -> HeaderMap {
+        let rendition = self.kept_or(answer, verified, || {
+            Ok::<_, std::convert::Infallible>(Rendition::Headers(render()))
+        });
+        match rendition {
+            Ok(Rendition::Headers(headers)) => headers,
+            Ok(Rendition::Json(_)) => unreachable!("{answer:?} is kept as headers"),
+            Err(never) => match never {},
+        }
+    }
+
+    fn kept_or<E>(
+        &self,
+        answer: Answer,
+        verified: &Verified,
+        render: impl FnOnce() -> Result<Rendition, E>,
+    ) -> Result<Rendition, E> {
         let key = (verified.token.id, answer);
         if let Some(kept) = self.kept.get(&key).filter(|kept| kept.is_from(verified)) {
-            return Ok(kept.body);
+            return Ok(kept.rendition);
         }
-        // Sized for a whole answer at once (about 300 bytes), not grown as it is written.
-        let mut body = Vec::with_capacity(512);
-        serde_json::to_writer(&mut body, &render())?;
-        let body = Bytes::from(body);
+        let rendition = render()?;
         self.kept.insert(
             key,
             Rendered {
                 token: verified.token.clone(),
                 user: verified.user.clone(),
-                body: body.clone(),
+                rendition: rendition.clone(),
             },
         );
-        Ok(body)
+        Ok(rendition)
     }
 }
 
@@ -158,6 +200,26 @@ mod tests {
         // An equal copy is not the same token either: it is rendered anew, never trusted.
         assert_eq!(answer(&checked("after")), "\"after\"");
         assert_eq!(renders.get(), 3);
+    }
+
+    #[test]
+    fn headers_are_kept_like_bodies() {
+        let answers = RenderedAnswers::default();
+        let renders = Cell::new(0);
+        let answer = |verified: &Verified| {
+            answers.headers(Answer::ForwardAuth, verified, || {
+                renders.set(renders.get() + 1);
+                let mut headers = HeaderMap::new();
+                headers.insert("x-name", verified.token.name.parse().unwrap());
+                headers
+            })
+        };
+        let first = checked("before");
+        assert_eq!(answer(&first)["x-name"], "before");
+        assert_eq!(answer(&first)["x-name"], "before");
+        assert_eq!(renders.get(), 1);
+        assert_eq!(answer(&checked("after"))["x-name"], "after");
+        assert_eq!(renders.get(), 2);
     }
 
     #[test]

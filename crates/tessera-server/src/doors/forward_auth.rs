@@ -10,6 +10,7 @@
 
 use crate::auth_header::{authorization, bearer, Authorization};
 use crate::params::Params;
+use crate::rendered::Answer;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
@@ -17,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use std::net::SocketAddr;
-use tessera_core::{CoreError, Door, Origin, TokenSecret};
+use tessera_core::{CoreError, Door, Origin, TokenSecret, Verified};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/auth/verify", any(verify))
@@ -104,33 +105,10 @@ async fn verify(
         .await
     {
         Ok(verified) => {
-            let token = &verified.token;
-            let user = verified.user.as_deref();
-            // Each value is made once and moved into its header (`from_str` would copy it).
-            let text = |value: String| HeaderValue::try_from(value).ok();
-            let pairs = [
-                ("x-auth-user", user.and_then(|u| text(u.username.clone()))),
-                ("x-auth-user-id", user.map(|u| HeaderValue::from(u.id))),
-                (
-                    "x-auth-user-uuid",
-                    user.and_then(|u| text(u.uuid.to_string())),
-                ),
-                (
-                    "x-auth-role",
-                    user.map(|u| HeaderValue::from_static(u.role.as_str())),
-                ),
-                ("x-auth-client", token.client_id.clone().and_then(text)),
-                ("x-auth-scope", text(token.scope.to_string())),
-                ("x-auth-token-id", Some(HeaderValue::from(token.id))),
-            ];
             let mut response = StatusCode::OK.into_response();
-            let answer = response.headers_mut();
-            answer.reserve(pairs.len());
-            for (name, value) in pairs {
-                if let Some(value) = value {
-                    answer.insert(HeaderName::from_static(name), value);
-                }
-            }
+            *response.headers_mut() = state
+                .answers
+                .headers(Answer::ForwardAuth, &verified, || holder_headers(&verified));
             response
         }
         Err(CoreError::Refused(_)) => challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
@@ -139,6 +117,36 @@ async fn verify(
             StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
     }
+}
+
+/// The holder of a good token, as the `X-Auth-*` headers a proxy passes on to its upstream.
+fn holder_headers(verified: &Verified) -> HeaderMap {
+    let token = &verified.token;
+    let user = verified.user.as_deref();
+    // Each value is made once and moved into its header (`from_str` would copy it).
+    let text = |value: String| HeaderValue::try_from(value).ok();
+    let pairs = [
+        ("x-auth-user", user.and_then(|u| text(u.username.clone()))),
+        ("x-auth-user-id", user.map(|u| HeaderValue::from(u.id))),
+        (
+            "x-auth-user-uuid",
+            user.and_then(|u| text(u.uuid.to_string())),
+        ),
+        (
+            "x-auth-role",
+            user.map(|u| HeaderValue::from_static(u.role.as_str())),
+        ),
+        ("x-auth-client", token.client_id.clone().and_then(text)),
+        ("x-auth-scope", text(token.scope.to_string())),
+        ("x-auth-token-id", Some(HeaderValue::from(token.id))),
+    ];
+    let mut headers = HeaderMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if let Some(value) = value {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    headers
 }
 
 fn challenge(status: StatusCode, error: Option<&str>) -> Response {

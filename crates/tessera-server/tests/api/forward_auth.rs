@@ -65,3 +65,43 @@ async fn verify_refuses_missing_and_bad_tokens() {
         .unwrap();
     assert_eq!(repeated.status(), 400);
 }
+
+#[tokio::test]
+async fn verify_names_the_holder_as_they_are_now_not_as_first_checked() {
+    use tessera_core::{Door, Origin, Role, Username};
+    let app = spawn_app().await;
+    let dave = app.create_user("dave", "dave-password", Role::User).await;
+    let body = app.sign_in("dave", "dave-password").await;
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let holder = |headers: &reqwest::header::HeaderMap| {
+        (
+            headers["x-auth-user"].to_str().unwrap().to_owned(),
+            headers["x-auth-role"].to_str().unwrap().to_owned(),
+        )
+    };
+    for _ in 0..2 {
+        let response = app.http.get(app.url("/auth/verify")).bearer_auth(&access);
+        let response = response.send().await.unwrap();
+        assert_eq!(holder(response.headers()), ("dave".into(), "user".into()));
+        assert_eq!(app.whoami(&access).await.status(), 200);
+    }
+    app.authority
+        .update_user(
+            dave.id,
+            Some(Username::parse("david").unwrap()),
+            "David".into(),
+            Role::Admin,
+            &Origin::new(Door::Cli),
+        )
+        .await
+        .unwrap();
+    let response = app.http.get(app.url("/auth/verify")).bearer_auth(&access);
+    let response = response.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(holder(response.headers()), ("david".into(), "admin".into()));
+    let whoami: serde_json::Value = app.whoami(&access).await.json().await.unwrap();
+    assert_eq!(
+        (&whoami["user"]["username"], &whoami["user"]["role"]),
+        (&"david".into(), &"admin".into())
+    );
+}
