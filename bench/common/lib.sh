@@ -42,6 +42,8 @@ build_tessera() {
     # The tree the binary came from (others may commit while a benchmark runs).
     REV=${TESSERA_REV:-}
     [[ -n "$REV" ]] || REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes in crates/')"
+    # A binary given with TESSERA_BIN may come from any tree: say so rather than name the checkout's.
+    [[ -n "${TESSERA_REV:-}" || -z "${TESSERA_BIN:-}" ]] || REV="unknown (TESSERA_BIN given; the checkout is at $REV; TESSERA_REV names it)"
 }
 
 machine_info() {

@@ -77,16 +77,20 @@ curl -sf "$URL/evj/ExtraView/ev_api.action?user_id=Admin&password=$PASSWORD&stat
 curl -sf "$URL/Token" -d "grant_type=password&username=Admin&password=$PASSWORD" | grep -q access_token
 curl -sf "$URL/arcgis/tokens/generateToken" -d "username=Admin&password=$PASSWORD&client=requestip&expiration=120&f=json" | grep -q '"token"'
 
-# Rounds: raw, the four doors, raw, the four doors, raw...: each door is compared with the raw
-# figures measured just before and just after it, so slow drifts of the shared machine cancel.
+# Rounds: raw, a door, raw, the next door, raw...: each door is compared with the raw figures
+# measured just before and just after it, so the shared machine's drifts (seen: 5 % in a
+# minute) fall on both sides of the ratio.
 raw raw_0
 for round in $(seq 1 "$ROUNDS"); do
     door "r${round}_oauth_password" POST /oauth/token "$OAUTH_BODY" '"access_token"'
+    raw "raw_${round}_1"
     door "r${round}_extraview_get_token" GET "/evj/ExtraView/ev_api.action?user_id=Admin&password=$PASSWORD&statevar=get_token" "" 'Token:'
+    raw "raw_${round}_2"
     door "r${round}_owin_token" POST /Token "grant_type=password&username=Admin&password=$PASSWORD" '"access_token"'
+    raw "raw_${round}_3"
     door "r${round}_arcgis_generate_token" POST /arcgis/tokens/generateToken \
         "username=Admin&password=$PASSWORD&client=requestip&expiration=120&f=json" '"token"'
-    raw "raw_$round"
+    raw "raw_${round}_4"
 done
 
 # One at a time: one connection against one thread. The difference in time per sign-in is
@@ -134,24 +138,32 @@ stop_server
     echo
     python3 - "$RUNS" "$ROUNDS" <<'PY'
 import json, statistics, sys
-runs = {}
+runs = {}; order = []
 for line in open(sys.argv[1]):
-    r = json.loads(line); runs[r["label"]] = r
+    r = json.loads(line); runs[r["label"]] = r; order.append(r["label"])
 rounds = int(sys.argv[2])
 doors = ["oauth_password", "extraview_get_token", "owin_token", "arcgis_generate_token"]
 def good(r):
     bad = r["bad_body"] + r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
     return (r["requests"] - bad) / r["seconds"], bad
-raws = [runs[f"raw_{i}"]["per_second"] for i in range(rounds + 1)]
+is_raw = lambda label: label.startswith("raw_")
+raws = [runs[label]["per_second"] for label in order if is_raw(label)]
+def raw_around(label):
+    # The raw runs measured just before and just after this door (the file is in run order).
+    at = order.index(label)
+    before = next(l for l in reversed(order[:at]) if is_raw(l))
+    after = next(l for l in order[at + 1:] if is_raw(l))
+    return (runs[before]["per_second"] + runs[after]["per_second"]) / 2
 print("raw Argon2id verifications/s, in order: " + ", ".join(f"{x:.2f}" for x in raws))
 print()
-print("issuance per round (ratio = door tokens/s / mean of the raw figures just before and after the round):")
+print("issuance per round (ratio = door tokens/s / mean of the raw figures just before and after that door):")
 print(f"{'round':>5} {'door':<24} {'tokens/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5} {'raw':>7} {'ratio':>7}")
 ratios = {d: [] for d in doors}; rates = {d: [] for d in doors}
 for rd in range(1, rounds + 1):
-    raw = (raws[rd - 1] + raws[rd]) / 2
     for d in doors:
-        r = runs[f"r{rd}_{d}"]
+        label = f"r{rd}_{d}"
+        r = runs[label]
+        raw = raw_around(label)
         rps, bad = good(r)
         ratios[d].append(rps / raw); rates[d].append(rps)
         print(f"{rd:>5} {d:<24} {rps:>9.2f} {r['p50_us']/1000:>8.1f} {r['p99_us']/1000:>8.1f} {bad:>5} {raw:>7.2f} {rps/raw:>7.3f}")
