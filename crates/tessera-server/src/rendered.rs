@@ -14,33 +14,26 @@ use serde::Serialize;
 use std::sync::Arc;
 use tessera_core::{Token, User, Verified};
 
-/// Answers kept at most; a cache of recent checks, far smaller than the core's.
+/// Answers kept at most, of each form; a cache of recent checks, far smaller than the core's.
 const ANSWERS_KEPT: usize = 4096;
 
-/// Which answer a body is.
+/// Which JSON answer a body is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Answer {
     Whoami,
     Introspection,
-    ForwardAuth,
 }
 
-/// What an answer is made of: a JSON body, or the headers of a bodiless 200. Both clone by
-/// reference counts (`Bytes`, and the `Bytes` inside each `HeaderValue`).
+/// An answer with the token and user it was made from. Answers clone by reference counts
+/// (`Bytes`, and the `Bytes` inside each `HeaderValue`).
 #[derive(Clone)]
-enum Rendition {
-    Json(Bytes),
-    Headers(HeaderMap),
-}
-
-#[derive(Clone)]
-struct Rendered {
+struct Rendered<A> {
     token: Arc<Token>,
     user: Option<Arc<User>>,
-    rendition: Rendition,
+    answer: A,
 }
 
-impl Rendered {
+impl<A> Rendered<A> {
     /// Whether this was rendered from exactly these (the same allocations, not equal copies:
     /// a token re-read from the database is a new one, possibly changed).
     fn is_from(&self, verified: &Verified) -> bool {
@@ -53,14 +46,19 @@ impl Rendered {
     }
 }
 
+type Kept<K, A> = quick_cache::sync::Cache<K, Rendered<A>>;
+
 pub struct RenderedAnswers {
-    kept: quick_cache::sync::Cache<(i64, Answer), Rendered>,
+    bodies: Kept<(i64, Answer), Bytes>,
+    /// `/auth/verify`'s `X-Auth-*` headers, by token id.
+    headers: Kept<i64, HeaderMap>,
 }
 
 impl Default for RenderedAnswers {
     fn default() -> Self {
         Self {
-            kept: quick_cache::sync::Cache::new(ANSWERS_KEPT),
+            bodies: Kept::new(ANSWERS_KEPT),
+            headers: Kept::new(ANSWERS_KEPT),
         }
     }
 }
@@ -74,56 +72,51 @@ impl RenderedAnswers {
         verified: &Verified,
         render: impl FnOnce() -> T,
     ) -> Result<Bytes, serde_json::Error> {
-        let rendition = self.kept_or(answer, verified, || {
+        kept_or(&self.bodies, (verified.token.id, answer), verified, || {
             // Sized for a whole answer at once (about 300 bytes), not grown as it is written.
             let mut body = Vec::with_capacity(512);
             serde_json::to_writer(&mut body, &render())?;
-            Ok(Rendition::Json(Bytes::from(body)))
-        })?;
-        match rendition {
-            Rendition::Json(body) => Ok(body),
-            Rendition::Headers(_) => unreachable!("{answer:?} is kept as JSON"),
-        }
+            Ok(Bytes::from(body))
+        })
     }
 
-    /// The headers of `answer` for a checked token, kept like [`Self::json`]'s bodies.
-    pub fn headers(
-        &self,
-        answer: Answer,
-        verified: &Verified,
-        render: impl FnOnce() -> HeaderMap,
-    ) -> HeaderMap {
-        let rendition = self.kept_or(answer, verified, || {
-            Ok::<_, std::convert::Infallible>(Rendition::Headers(render()))
+    /// The `X-Auth-*` headers for a checked token, kept like [`Self::json`]'s bodies.
+    pub fn headers(&self, verified: &Verified, render: impl FnOnce() -> HeaderMap) -> HeaderMap {
+        let rendered = kept_or(&self.headers, verified.token.id, verified, || {
+            Ok::<_, std::convert::Infallible>(render())
         });
-        match rendition {
-            Ok(Rendition::Headers(headers)) => headers,
-            Ok(Rendition::Json(_)) => unreachable!("{answer:?} is kept as headers"),
+        match rendered {
+            Ok(headers) => headers,
             Err(never) => match never {},
         }
     }
+}
 
-    fn kept_or<E>(
-        &self,
-        answer: Answer,
-        verified: &Verified,
-        render: impl FnOnce() -> Result<Rendition, E>,
-    ) -> Result<Rendition, E> {
-        let key = (verified.token.id, answer);
-        if let Some(kept) = self.kept.get(&key).filter(|kept| kept.is_from(verified)) {
-            return Ok(kept.rendition);
-        }
-        let rendition = render()?;
-        self.kept.insert(
-            key,
-            Rendered {
-                token: verified.token.clone(),
-                user: verified.user.clone(),
-                rendition: rendition.clone(),
-            },
-        );
-        Ok(rendition)
+/// The answer kept under `key` if it was made from `verified`'s token and user, else `render`'s,
+/// kept from now on.
+fn kept_or<K, A, E>(
+    kept: &Kept<K, A>,
+    key: K,
+    verified: &Verified,
+    render: impl FnOnce() -> Result<A, E>,
+) -> Result<A, E>
+where
+    K: Eq + std::hash::Hash + Clone,
+    A: Clone,
+{
+    if let Some(found) = kept.get(&key).filter(|found| found.is_from(verified)) {
+        return Ok(found.answer);
     }
+    let answer = render()?;
+    kept.insert(
+        key,
+        Rendered {
+            token: verified.token.clone(),
+            user: verified.user.clone(),
+            answer: answer.clone(),
+        },
+    );
+    Ok(answer)
 }
 
 /// A rendered answer as an `application/json` response (a failed rendering, which these plain
@@ -207,7 +200,7 @@ mod tests {
         let answers = RenderedAnswers::default();
         let renders = Cell::new(0);
         let answer = |verified: &Verified| {
-            answers.headers(Answer::ForwardAuth, verified, || {
+            answers.headers(verified, || {
                 renders.set(renders.get() + 1);
                 let mut headers = HeaderMap::new();
                 headers.insert("x-name", verified.token.name.parse().unwrap());

@@ -10,7 +10,6 @@
 
 use crate::auth_header::{authorization, bearer, Authorization};
 use crate::params::Params;
-use crate::rendered::Answer;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
@@ -108,7 +107,7 @@ async fn verify(
             let mut response = StatusCode::OK.into_response();
             *response.headers_mut() = state
                 .answers
-                .headers(Answer::ForwardAuth, &verified, || holder_headers(&verified));
+                .headers(&verified, || holder_headers(&verified));
             response
         }
         Err(CoreError::Refused(_)) => challenge(StatusCode::UNAUTHORIZED, Some("invalid_token")),
