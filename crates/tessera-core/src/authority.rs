@@ -13,7 +13,7 @@ use crate::cache::{unix_millis, CachedCheck, ClientCache, TokenCache};
 use crate::client::{Client, GrantType, NewClient};
 use crate::clock::Clock;
 use crate::error::{CoreError, Refusal};
-use crate::last_access::LastAccessBatch;
+use crate::last_access::{LastAccessBatch, Urgency};
 use crate::lockout::{AttemptTurns, SourceThrottle};
 use crate::password::{Password, PasswordHasher};
 use crate::scope::Scope;
@@ -1209,7 +1209,12 @@ impl Authority {
                     Some(id) => self.store().user_by_id(id).await?.map(Arc::new),
                     None => None,
                 };
+                let id = token.id;
                 let entry = CachedCheck::new(token, user);
+                // A use this node noted and has not written yet is later than the stored one.
+                if let Some(at) = self.inner.last_access.pending(id) {
+                    entry.mark_used(at);
+                }
                 self.inner.cache.insert(hash, entry.clone(), mark);
                 entry
             }
@@ -1240,7 +1245,11 @@ impl Authority {
         if let Some(refusal) = refusal {
             return Err(self.refuse(Some(token), refusal, origin).await);
         }
-        self.inner.last_access.note(token.id, now);
+        let urgency = match token.idle_timeout {
+            Some(_) => Urgency::Next,
+            None => Urgency::MayWait,
+        };
+        self.inner.last_access.note(token.id, now, urgency);
         entry.mark_used(now);
         self.inner.stats.check(origin.door, CheckOutcome::Accepted);
         Ok(Verified {
@@ -1277,10 +1286,25 @@ impl Authority {
         }
     }
 
-    /// Writes the `last_access` times noted since the last flush. The server calls this every
-    /// few seconds and at shutdown.
+    /// Writes every `last_access` time noted since the last flush: at shutdown, and before a
+    /// search that filters or sorts by it.
     pub async fn flush_last_access(&self) -> Result<usize, CoreError> {
-        let batch = self.inner.last_access.take();
+        self.write_last_access(self.inner.last_access.take()).await
+    }
+
+    /// Writes the noted `last_access` times that are due: a token's newer time once a minute
+    /// (`last_access::REWRITE_AFTER`), its first at once. The server calls this every few
+    /// seconds; until then this node answers with the noted time.
+    pub async fn flush_due_last_access(&self) -> Result<usize, CoreError> {
+        let now = self.now();
+        self.write_last_access(self.inner.last_access.take_due(now))
+            .await
+    }
+
+    async fn write_last_access(
+        &self,
+        batch: Vec<(i64, OffsetDateTime)>,
+    ) -> Result<usize, CoreError> {
         if batch.is_empty() {
             return Ok(0);
         }

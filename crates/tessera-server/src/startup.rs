@@ -229,7 +229,7 @@ async fn housekeep_forever(authority: Authority, every: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = authority.flush_last_access().await {
+        if let Err(error) = authority.flush_due_last_access().await {
             tracing::warn!(%error, "could not write last access times; will retry");
         }
         authority.release_idle_memory();

@@ -440,6 +440,39 @@ async fn last_access_is_written_in_batches() {
 }
 
 #[tokio::test]
+async fn a_busy_token_s_last_access_is_rewritten_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    let (access, _) = app.admin_tokens().await;
+    let id = app
+        .whoami(&access)
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]["id"]
+        .as_i64()
+        .unwrap();
+    let stored = || async { app.authority.token(id).await.unwrap().last_access };
+    // The server's periodic flush: the first use is written at once.
+    assert_eq!(app.authority.flush_due_last_access().await.unwrap(), 1);
+    let first = stored().await.unwrap();
+    // Used again 10 s later: the newer time waits, and the stored one stands.
+    app.clock.advance(time::Duration::seconds(10));
+    assert_eq!(app.whoami(&access).await.status(), 200);
+    assert_eq!(app.authority.flush_due_last_access().await.unwrap(), 0);
+    assert_eq!(stored().await, Some(first));
+    // A minute after the first was written, it is due.
+    app.clock.advance(time::Duration::seconds(51));
+    assert_eq!(app.whoami(&access).await.status(), 200);
+    assert_eq!(app.authority.flush_due_last_access().await.unwrap(), 1);
+    assert_eq!(stored().await, Some(first + time::Duration::seconds(61)));
+    // A full flush (shutdown, a search by last access) writes whatever is noted.
+    app.clock.advance(time::Duration::seconds(1));
+    assert_eq!(app.whoami(&access).await.status(), 200);
+    assert_eq!(app.authority.flush_last_access().await.unwrap(), 1);
+    assert_eq!(stored().await, Some(first + time::Duration::seconds(62)));
+}
+
+#[tokio::test]
 async fn concurrent_use_of_one_refresh_token_lets_at_most_one_win_and_kills_the_family() {
     let app = spawn_app().await;
     let (_, refresh) = app.admin_tokens().await;
