@@ -97,7 +97,12 @@ lock
 build_tessera
 unlock
 PASSWORD="bench-$(date +%s)-$RANDOM"
-{ machine_info; echo "load average (1/5/15 min) at the start: $(cut -d' ' -f1-3 /proc/loadavg)"; } | tee "$TMP/machine.txt" >&2
+{
+    machine_info
+    echo "load average (1/5/15 min) at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    # Server settings given through the environment change what is measured: name them.
+    env | grep '^TESSERA_' | grep -v -e PASSWORD -e SECRET | sed 's/^/server setting from the environment: /' || true
+} | tee "$TMP/machine.txt" >&2
 
 # start_tessera DATABASE_URL [serve flags...]: sets SERVER_PID, PORT, URL; waits for /readyz.
 start_tessera() {
