@@ -421,18 +421,17 @@ async fn json_bodies_are_accepted_too() {
     assert_eq!(response.status(), 200);
 }
 
+/// The id of the token behind `access`, from a check of it (which notes its use).
+async fn checked_token_id(app: &crate::helpers::TestApp, access: &str) -> i64 {
+    let whoami: serde_json::Value = app.whoami(access).await.json().await.unwrap();
+    whoami["token"]["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn last_access_is_written_in_batches() {
     let app = spawn_app().await;
     let (access, _) = app.admin_tokens().await;
-    let id = app
-        .whoami(&access)
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["token"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = checked_token_id(&app, &access).await;
     assert_eq!(app.authority.token(id).await.unwrap().last_access, None);
     assert_eq!(app.authority.flush_last_access().await.unwrap(), 1);
     assert!(app.authority.token(id).await.unwrap().last_access.is_some());
@@ -443,14 +442,7 @@ async fn last_access_is_written_in_batches() {
 async fn a_busy_token_s_last_access_is_rewritten_at_most_once_a_minute() {
     let app = spawn_app().await;
     let (access, _) = app.admin_tokens().await;
-    let id = app
-        .whoami(&access)
-        .await
-        .json::<serde_json::Value>()
-        .await
-        .unwrap()["token"]["id"]
-        .as_i64()
-        .unwrap();
+    let id = checked_token_id(&app, &access).await;
     let stored = || async { app.authority.token(id).await.unwrap().last_access };
     // The server's periodic flush: the first use is written at once.
     assert_eq!(app.authority.flush_due_last_access().await.unwrap(), 1);
