@@ -39,11 +39,24 @@ build_tessera() {
         (cd "$ROOT" && timeout "$BUILD_TIMEOUT" cargo build --release -p tessera)
         BIN="$ROOT/target/release/tessera"
     fi
-    # The tree the binary came from (others may commit while a benchmark runs).
-    REV=${TESSERA_REV:-}
-    [[ -n "$REV" ]] || REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes in crates/')"
-    # A binary given with TESSERA_BIN may come from any tree: say so rather than name the checkout's.
-    [[ -n "${TESSERA_REV:-}" || -z "${TESSERA_BIN:-}" ]] || REV="unknown (TESSERA_BIN given; the checkout is at $REV; TESSERA_REV names it)"
+    REV=$(binary_rev "${TESSERA_BIN:+TESSERA_BIN}")
+}
+
+# binary_rev [KNOB]: the commit a results file names for its binary (others may commit while a
+# benchmark runs): TESSERA_REV if set, else the checkout's. A binary given with the knob KNOB
+# may come from any tree: then the checkout's commit is only mentioned, never claimed.
+binary_rev() {
+    if [[ -n "${TESSERA_REV:-}" ]]; then
+        echo "$TESSERA_REV"
+        return
+    fi
+    local rev
+    rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes in crates/')"
+    if [[ -n "${1:-}" ]]; then
+        echo "unknown ($1 given; the checkout is at $rev; TESSERA_REV names it)"
+    else
+        echo "$rev"
+    fi
 }
 
 machine_info() {

@@ -27,7 +27,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../common/lib.sh"
-BIN_GIVEN=$([[ -n "${BIN:-}" ]] && echo 1 || echo 0)
+REV=$(binary_rev "${BIN:+BIN}")
 BIN=${BIN:-$ROOT/target/profile/release/tessera}
 SECONDS_EACH=${SECONDS_EACH:-10}
 PERF_SECONDS=${PERF_SECONDS:-8}
@@ -36,10 +36,6 @@ N=${N:-2000}
 PARTS=${PARTS:-cpu perf callgrind}
 CONNECTIONS=64
 [[ -x "$BIN" ]] || { echo "no $BIN (see the header for the build)" >&2; exit 1; }
-REV=${TESSERA_REV:-}
-[[ -n "$REV" ]] || REV="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes in crates/')"
-# A binary given with BIN= may come from any tree: say so rather than name the checkout's commit.
-[[ -n "${TESSERA_REV:-}" || "${BIN_GIVEN:-0}" == 0 ]] || REV="unknown (BIN given; the checkout is at $REV; TESSERA_REV names it)"
 need_wrk
 make_tmp
 RES="$HERE/results"
