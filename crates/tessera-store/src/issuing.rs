@@ -30,7 +30,7 @@ pub(crate) struct NewIssue {
 pub(crate) trait WriteIssues: Send + Sync + 'static {
     /// Inserts the tokens and their events in one transaction; answers the tokens in the
     /// order of `issues` (see [`in_order`] and [`events_of`]).
-    async fn write_issues(&self, issues: &[NewIssue]) -> StoreResult<Vec<Token>>;
+    async fn write_issues(&mut self, issues: &[NewIssue]) -> StoreResult<Vec<Token>>;
 }
 
 struct Waiting {
@@ -46,11 +46,33 @@ pub(crate) struct Issuer {
 
 impl Issuer {
     /// Starts the writing task on the current Tokio runtime. It ends when the last clone of
-    /// this issuer is dropped.
+    /// this issuer is dropped (so does [`start_on_own_thread`](Self::start_on_own_thread)'s
+    /// thread).
     pub fn start(writer: impl WriteIssues) -> Self {
         let (waiting, queue) = mpsc::channel(MOST_WAITING);
         tokio::spawn(write_batches(writer, queue));
         Self { waiting }
+    }
+
+    /// Like [`start`](Self::start), but the writing task runs alone on a thread of its own.
+    /// SQLite's writes are done on the connection's own thread (sqlx's), and the writer task
+    /// waits for each; on a runtime busy with requests, each of those waits ended only when a
+    /// worker next looked at its queue, and every issue waits for the one writer (about 6 %
+    /// more client_credentials grants a second on its own thread, BENCHMARKS.md).
+    pub fn start_on_own_thread(writer: impl WriteIssues) -> StoreResult<Self> {
+        let cannot = |e: std::io::Error| {
+            StoreError::Unavailable(format!("cannot start the thread that writes tokens: {e}"))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(cannot)?;
+        let (waiting, queue) = mpsc::channel(MOST_WAITING);
+        std::thread::Builder::new()
+            .name("tessera-issuer".into())
+            .spawn(move || runtime.block_on(write_batches(writer, queue)))
+            .map_err(cannot)?;
+        Ok(Self { waiting })
     }
 
     /// Stores a token and its audit event (whose `token_id` becomes the new token's id).
@@ -72,7 +94,7 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the store is closed".into())
 }
 
-async fn write_batches(writer: impl WriteIssues, mut queue: mpsc::Receiver<Waiting>) {
+async fn write_batches(mut writer: impl WriteIssues, mut queue: mpsc::Receiver<Waiting>) {
     let mut batch = Vec::with_capacity(MOST_IN_A_BATCH);
     while queue.recv_many(&mut batch, MOST_IN_A_BATCH).await > 0 {
         let (issues, answers): (Vec<NewIssue>, Vec<_>) = batch

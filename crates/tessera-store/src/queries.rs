@@ -48,7 +48,7 @@ fn is_time(field: TokenField) -> bool {
     )
 }
 
-/// `INSERT INTO tokens … RETURNING *` of new, active tokens.
+/// `INSERT INTO tokens` of new, active tokens.
 pub(crate) fn insert_tokens<'t, DB>(
     tokens: impl IntoIterator<Item = &'t NewToken>,
 ) -> QueryBuilder<'static, DB>
@@ -61,7 +61,24 @@ where
     Option<String>: Encode<'static, DB> + Type<DB>,
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
-    let mut sql = QueryBuilder::new(
+    let mut sql = QueryBuilder::new("");
+    push_insert_tokens(&mut sql, tokens);
+    sql
+}
+
+/// Pushes `INSERT INTO tokens` of new, active tokens onto `sql`.
+pub(crate) fn push_insert_tokens<'t, DB>(
+    sql: &mut QueryBuilder<'static, DB>,
+    tokens: impl IntoIterator<Item = &'t NewToken>,
+) where
+    DB: Database,
+    i64: Encode<'static, DB> + Type<DB>,
+    Option<i64>: Encode<'static, DB> + Type<DB>,
+    String: Encode<'static, DB> + Type<DB>,
+    Option<String>: Encode<'static, DB> + Type<DB>,
+    Vec<u8>: Encode<'static, DB> + Type<DB>,
+{
+    sql.push(
         "INSERT INTO tokens (hash, kind, door, user_id, client_id, name, description, scope, \
          status, created_at, expires_at, creator_id, binding_kind, binding_value, family, \
          idle_timeout) ",
@@ -86,10 +103,6 @@ where
             .push_bind(token.family.map(|f| f.to_string()))
             .push_bind(token.idle_timeout);
     });
-    // The rest of each row is what was inserted (`rows::stored_token`): decoding whole rows
-    // back cost the batch writer more than the inserts' own indexes.
-    sql.push(" RETURNING id, hash");
-    sql
 }
 
 /// `INSERT INTO audit_events` of new events.
