@@ -16,7 +16,7 @@ use crate::rows::{
 use crate::text_search::{self, Narrowing, MOST_CANDIDATES, WINDOW};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
-use sqlx::{Connection as _, PgPool, Postgres};
+use sqlx::{Connection as _, PgPool, Postgres, QueryBuilder};
 use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
@@ -82,21 +82,64 @@ impl PgStore {
     }
 
     /// The only API tokens a text search can match, from the trigram index, when there are
-    /// few enough to read by id (see `text_search`). Only bitmap scans are allowed to plan it:
-    /// the planner's guess of how many names contain a term is often far off, and with a
-    /// limit it then walks the whole table in id order instead (0.3 s at a million).
+    /// few enough to read by id (see `text_search`). The index is asked for the search's rare
+    /// words only, when the newest names show that some of its words are common; if that
+    /// finds too many after all, it is asked for the whole pieces.
     async fn trigram_candidates(&self, narrowing: &Narrowing) -> StoreResult<Option<Vec<i64>>> {
+        let rare = narrowing.without_common(&self.common_words(narrowing).await?);
+        if rare != *narrowing {
+            if let Some(ids) = self.probe_trigrams(&rare).await? {
+                return Ok(Some(ids));
+            }
+        }
+        self.probe_trigrams(narrowing).await
+    }
+
+    /// The words of a narrowing that many of the newest API tokens' names contain. With one
+    /// word there is nothing to leave out, and no sample is read.
+    async fn common_words(&self, narrowing: &Narrowing) -> StoreResult<Vec<String>> {
+        let words = narrowing.words();
+        if words.len() < 2 {
+            return Ok(Vec::new());
+        }
+        let mut sample = QueryBuilder::<Postgres>::new("SELECT ARRAY[0");
+        for word in &words {
+            sample
+                .push(", COUNT(*) FILTER (WHERE LOWER(name) LIKE ")
+                .push_bind(format!("%{word}%"))
+                .push(")");
+        }
+        sample
+            .push("] FROM (SELECT name FROM tokens WHERE kind = 'api' ORDER BY id DESC LIMIT ")
+            .push_bind(text_search::SAMPLE as i64)
+            .push(") AS sample");
+        let counts: Vec<i64> = sample
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(words
+            .into_iter()
+            .zip(counts.into_iter().skip(1))
+            .filter(|(_, count)| *count >= text_search::COMMON_IN_SAMPLE as i64)
+            .map(|(word, _)| word)
+            .collect())
+    }
+
+    /// What the trigram index answers for a narrowing, when it is few enough. Only bitmap
+    /// scans are allowed to plan it: the planner's guess of how many names contain a term is
+    /// often far off, and with a limit it then walks the whole table in id order instead (0.3
+    /// s at a million).
+    async fn probe_trigrams(&self, narrowing: &Narrowing) -> StoreResult<Option<Vec<i64>>> {
         let mut probe = queries::trigram_candidates::<Postgres>(narrowing, MOST_CANDIDATES + 1);
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        for setting in [
-            "SET LOCAL enable_seqscan = off",
-            "SET LOCAL enable_indexscan = off",
-        ] {
-            sqlx::query(setting)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
-        }
+        sqlx::query(
+            "SELECT set_config('enable_seqscan', 'off', true), \
+             set_config('enable_indexscan', 'off', true)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
         let ids: Vec<i64> = probe
             .build_query_scalar()
             .fetch_all(&mut *tx)
