@@ -22,7 +22,9 @@ OUT=${OUT:-}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-2400}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+# For binary_rev (the commit the results name); this script keeps its own say and server.
+# shellcheck source=../common/lib.sh
+source "$HERE/../common/lib.sh"
 cd "$ROOT"
 
 say() { printf '\n== %s\n' "$*"; }
@@ -48,8 +50,9 @@ else
     timeout "$BUILD_TIMEOUT" cargo build --release -p tessera
     BIN="$ROOT/target/release/tessera"
 fi
-# The tree the binary was built from (others may commit while the benchmark runs).
-REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- crates 2>/dev/null || echo ' + uncommitted changes in crates/')"
+# The tree the binary was built from (others may commit while the benchmark runs); a binary
+# given with TESSERA_BIN is not claimed to be this checkout's.
+REV=$(binary_rev "${TESSERA_BIN:+TESSERA_BIN}")
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tessera-zbench.XXXXXX")
 SERVER_PID=
