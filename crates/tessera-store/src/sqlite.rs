@@ -700,9 +700,18 @@ async fn insert_token<'e>(
 /// the meantime: SQLite fails it at once with "database is locked". The FTS5 triggers on
 /// `tokens` (migration 0009) read before the first insert writes, so every insert would be such
 /// a reader first.
+///
+/// The begin runs as a task of its own, which finishes even when the caller gives up (a client
+/// that hangs up cancels its request). sqlx 0.8 checks the connection with one more await after
+/// a custom `BEGIN` has run: cancelled there, it returned the connection to the pool inside the
+/// transaction, with no way to end it, and SQLite's write lock was held for good ("database is
+/// locked" for every later write; `tests/store.rs`, writes given up midway). A transaction that
+/// nobody waits for any more is dropped with the task's result, and rolled back.
 async fn write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE")
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
         .await
+        .map_err(|e| StoreError::Unavailable(format!("beginning a write failed: {e}")))?
         .map_err(unavailable)
 }
 

@@ -1216,6 +1216,46 @@ async fn old_audit_events_are_pruned_in_batches_oldest_first(store: &dyn Store) 
     );
 }
 
+/// Writes given up at any point (a client that hangs up cancels its request) leave no
+/// transaction behind: the next write gets in. With sqlx 0.8, a SQLite `BEGIN IMMEDIATE`
+/// cancelled just after it ran left its pool connection inside the transaction, holding the
+/// write lock for good ("database is locked" for every later write).
+async fn writes_given_up_midway_leave_the_database_writable(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("quitter", Role::User))
+        .await
+        .unwrap();
+    for round in 0..40u64 {
+        let attempts = (0..8u64).map(|i| {
+            let token = new_token(Some(user.id), &format!("quit-{round}-{i}"), None);
+            // From a few microseconds to a few milliseconds: every step of the transaction
+            // gets cut short in some round.
+            let patience = std::time::Duration::from_micros((round * 8 + i) * 97 % 4000 + 1);
+            async move {
+                let issued = event(AuditKind::TokenIssued, "issued");
+                let discarded = |_, _| event(AuditKind::TokenRevoked, "discarded");
+                let write = store.insert_sole_door_token(&token, &issued, &discarded);
+                let _ = tokio::time::timeout(patience, write).await;
+            }
+        });
+        futures_util::future::join_all(attempts).await;
+        let next = new_token(Some(user.id), &format!("after-{round}"), None);
+        let written = tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            store.insert_sole_door_token(
+                &next,
+                &event(AuditKind::TokenIssued, "issued"),
+                &|_, _| event(AuditKind::TokenRevoked, "discarded"),
+            ),
+        )
+        .await;
+        assert!(
+            matches!(written, Ok(Ok(_))),
+            "round {round}: a write after cancelled ones: {written:?}"
+        );
+    }
+}
+
 /// Runs each check on a fresh SQLite database and on a fresh PostgreSQL database.
 macro_rules! store_suite {
     ($($check:ident),+ $(,)?) => {
@@ -1252,6 +1292,7 @@ store_suite!(
     a_family_is_revoked_together,
     a_users_sole_door_token_revokes_the_earlier_ones,
     sole_door_tokens_issued_at_once_leave_one_alive,
+    writes_given_up_midway_leave_the_database_writable,
     last_access_only_moves_forward,
     a_last_access_batch_keeps_each_tokens_latest_time,
     deleting_a_user_deletes_their_tokens,
