@@ -10,7 +10,7 @@ use crate::rows::{
 use crate::text_search::{self, MOST_CANDIDATES};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{ConnectOptions as _, Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use tessera_core::store::StoreResult;
@@ -83,8 +83,13 @@ impl SqliteStore {
 /// The connection issued tokens are written on (see `issuing`): one of its own, so its page
 /// cache stays warm. A connection from the pool would find its cache stale after another's
 /// write and read every page again.
+///
+/// Its slow statements are logged at debug level only: a batch is one statement of up to 256
+/// rows of placeholders, and one that waits out the busy timeout is reported as the error it
+/// ends in anyway.
 async fn connect_issuer(url: &str) -> StoreResult<SqliteConnection> {
     let (options, path) = options(url)?;
+    let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     SqliteConnection::connect_with(&options).await.map_err(|e| {
         StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}"))
     })
