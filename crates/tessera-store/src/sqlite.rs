@@ -737,7 +737,7 @@ impl WriteIssues for SqliteConnection {
         match written {
             Ok(rows) => in_order(issues, &rows),
             Err(error) => {
-                // A statement failed inside the transaction, which is still open.
+                // A statement after the BEGIN failed: the transaction is still open.
                 if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *self).await {
                     tracing::debug!(error = %rollback, "rolling back a failed batch of issues");
                 }
