@@ -90,9 +90,9 @@ impl SqliteStore {
 async fn connect_issuer(url: &str) -> StoreResult<SqliteConnection> {
     let (options, path) = options(url)?;
     let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-    SqliteConnection::connect_with(&options).await.map_err(|e| {
-        StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}"))
-    })
+    SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| cannot_open(path, e))
 }
 
 async fn connect(url: &str) -> StoreResult<SqlitePool> {
@@ -124,9 +124,11 @@ async fn pool(url: &str, pool: SqlitePoolOptions) -> StoreResult<SqlitePool> {
     pool.acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
-        .map_err(|e| {
-            StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {e}"))
-        })
+        .map_err(|e| cannot_open(path, e))
+}
+
+fn cannot_open(path: &str, error: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(format!("cannot open the SQLite database {path:?}: {error}"))
 }
 
 fn migration_failed(error: sqlx::migrate::MigrateError) -> StoreError {
