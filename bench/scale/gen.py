@@ -9,9 +9,10 @@ writes
     DIR/sample.txt  the secrets of S tokens that a check accepts (status active, not expiring
                     within a day, user enabled), in random order, one per line
 
-Every token has a real tessera secret, `tsr_` + 43 base62 + the 6-base62 CRC32 of the body,
-as crates/tessera-core/src/secret.rs makes them (`is_malformed_tessera_secret` must pass, or the
-check refuses before the database), and is stored as the SHA-256 of that secret. Only the
+Every token has a real tessera secret in the form without an issue time, `tsr_` + 43 base62 +
+the 6-base62 CRC32 of the body, which crates/tessera-core/src/secret.rs still accepts
+(`is_malformed_tessera_secret` must pass, or the check refuses before the database), and is
+stored as the SHA-256 of that secret. Only the
 sample's secrets are kept. The other columns follow bench/zabbix_token_get's spread (the row
 number i drives every value), so the token.get cases mean the same on both benchmarks.
 """

@@ -3,9 +3,16 @@
 //! Every secret carries 256 bits from the operating system's CSPRNG (tessera's own are drawn
 //! from a ChaCha12 stream keyed with them, fresh for each secret) and is stored only as its
 //! SHA-256. A slow hash would add nothing for a secret of that entropy, and a plain hash lets a
-//! check be one indexed lookup. tessera's own secrets look like `tsr_<43 base62><6 base62 CRC32>`
-//! so that secret scanners can find a leaked one and tell it from random noise; the vendor doors
-//! use the shapes their clients expect.
+//! check be one indexed lookup. tessera's own secrets look like
+//! `tsr_<8 base62 issue time><43 base62><6 base62 CRC32>` so that secret scanners can find a
+//! leaked one and tell it from random noise; the vendor doors use the shapes their clients expect.
+//!
+//! The issue time is there for the database, not for the reader: a hash is random, so each new
+//! token's index entry landed on a page of its own, and that was most of the cost of issuing one
+//! (BENCHMARKS.md). The stored key of a `tsr_` secret that carries its issue time is that time
+//! (6 bytes) followed by the first 26 bytes (208 bits) of the secret's SHA-256, so new keys land
+//! at the end of the index, one page for many. Older `tsr_` secrets, without the time, and the
+//! vendor formats keep their whole SHA-256 as their key.
 
 use rand::rngs::{OsRng, StdRng};
 use rand::{distributions::Alphanumeric, Rng, RngCore, SeedableRng};
@@ -18,6 +25,10 @@ pub const TESSERA_PREFIX: &str = "tsr_";
 const BODY_LEN: usize = 43;
 /// 62^6 > 2^32, so six base62 characters hold a CRC32.
 const CHECKSUM_LEN: usize = 6;
+/// Eight base62 characters hold milliseconds since 1970 into the year 8889, and fit in 48 bits.
+const TIME_LEN: usize = 8;
+/// Bytes of an issue time at the head of a key.
+const TIME_BYTES: usize = 6;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// The shape of a freshly generated secret.
@@ -42,18 +53,7 @@ pub struct TokenSecret(String);
 impl TokenSecret {
     pub fn generate(format: SecretFormat) -> Self {
         match format {
-            SecretFormat::Tessera => {
-                // 256 bits from the OS key a ChaCha stream that the characters are drawn from:
-                // drawn from the OS one by one, each character was a system call of its own
-                // (about 45 a token, 8 % of a client_credentials grant's time, perf).
-                let body: String = StdRng::from_seed(random_bytes())
-                    .sample_iter(&Alphanumeric)
-                    .take(BODY_LEN)
-                    .map(char::from)
-                    .collect();
-                let checksum = base62_checksum(body.as_bytes());
-                Self(format!("{TESSERA_PREFIX}{body}{checksum}"))
-            }
+            SecretFormat::Tessera => Self::tessera_issued_at(now_millis()),
             SecretFormat::Base64Url => {
                 use base64::Engine;
                 let bytes = random_bytes();
@@ -62,6 +62,21 @@ impl TokenSecret {
             SecretFormat::Hex => Self(hex(&random_bytes())),
             SecretFormat::Hex128 => Self(hex(&random_bytes()[..16])),
         }
+    }
+
+    fn tessera_issued_at(millis: u64) -> Self {
+        let mut body = base62_fixed(millis, TIME_LEN);
+        // 256 bits from the OS key a ChaCha stream that the characters are drawn from: drawn
+        // from the OS one by one, each character was a system call of its own (about 45 a
+        // token, 8 % of a client_credentials grant's time, perf).
+        body.extend(
+            StdRng::from_seed(random_bytes())
+                .sample_iter(&Alphanumeric)
+                .take(BODY_LEN)
+                .map(char::from),
+        );
+        let checksum = base62_checksum(body.as_bytes());
+        Self(format!("{TESSERA_PREFIX}{body}{checksum}"))
     }
 
     /// Wraps a secret a client presented.
@@ -83,11 +98,15 @@ impl TokenSecret {
         let Some(rest) = self.0.strip_prefix(TESSERA_PREFIX) else {
             return false;
         };
-        if rest.len() != BODY_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        let timed = TIME_LEN + BODY_LEN + CHECKSUM_LEN;
+        // Secrets issued before 2026-12-05 carry no issue time.
+        let untimed = BODY_LEN + CHECKSUM_LEN;
+        if ![timed, untimed].contains(&rest.len())
+            || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return true;
         }
-        let (body, checksum) = rest.split_at(BODY_LEN);
+        let (body, checksum) = rest.split_at(rest.len() - CHECKSUM_LEN);
         base62_checksum(body.as_bytes()) != checksum
     }
 }
@@ -102,6 +121,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
 fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
@@ -109,22 +134,46 @@ fn random_bytes() -> [u8; 32] {
 }
 
 fn base62_checksum(body: &[u8]) -> String {
-    let mut value = crc32fast::hash(body) as u64;
-    let mut out = [b'0'; CHECKSUM_LEN];
+    base62_fixed(crc32fast::hash(body).into(), CHECKSUM_LEN)
+}
+
+/// `value` in `width` base62 digits, most significant first (its low digits if it is larger).
+fn base62_fixed(mut value: u64, width: usize) -> String {
+    let mut out = vec![b'0'; width];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out).expect("base62 digits are ASCII")
 }
 
-/// The SHA-256 of a secret: all that is ever stored.
+/// The issue time a `tsr_` secret carries, if `secret` has that shape.
+fn issue_time_of(secret: &str) -> Option<u64> {
+    let rest = secret.strip_prefix(TESSERA_PREFIX)?;
+    if rest.len() != TIME_LEN + BODY_LEN + CHECKSUM_LEN {
+        return None;
+    }
+    rest.bytes().take(TIME_LEN).try_fold(0u64, |value, digit| {
+        let digit = BASE62.iter().position(|&b| b == digit)?;
+        Some(value * 62 + digit as u64)
+    })
+}
+
+/// What is stored of a secret, and the key it is found by: its SHA-256, or for a `tsr_` secret
+/// that carries its issue time, that time and the first 26 bytes of its SHA-256 (module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SecretHash(pub [u8; 32]);
 
 impl SecretHash {
     pub fn of(secret: &str) -> Self {
-        Self(Sha256::digest(secret.as_bytes()).into())
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let Some(millis) = issue_time_of(secret) else {
+            return Self(digest);
+        };
+        let mut key = [0u8; 32];
+        key[..TIME_BYTES].copy_from_slice(&millis.to_be_bytes()[8 - TIME_BYTES..]);
+        key[TIME_BYTES..].copy_from_slice(&digest[..32 - TIME_BYTES]);
+        Self(key)
     }
 
     pub fn to_hex(&self) -> String {
@@ -164,8 +213,50 @@ mod tests {
     fn tessera_secrets_carry_a_prefix_and_a_valid_checksum() {
         let secret = TokenSecret::generate(SecretFormat::Tessera);
         assert!(secret.expose().starts_with("tsr_"));
-        assert_eq!(secret.expose().len(), 4 + BODY_LEN + CHECKSUM_LEN);
+        assert_eq!(
+            secret.expose().len(),
+            4 + TIME_LEN + BODY_LEN + CHECKSUM_LEN
+        );
         assert!(!secret.is_malformed_tessera_secret());
+    }
+
+    #[test]
+    fn secrets_issued_before_the_issue_time_are_still_well_formed() {
+        let body = "x".repeat(BODY_LEN);
+        let secret = format!("tsr_{body}{}", base62_checksum(body.as_bytes()));
+        let untimed = TokenSecret::from_presented(secret.clone());
+        assert!(!untimed.is_malformed_tessera_secret());
+        assert_eq!(
+            untimed.hash().0,
+            <[u8; 32]>::from(Sha256::digest(secret.as_bytes()))
+        );
+    }
+
+    #[test]
+    fn keys_of_timed_secrets_lead_with_the_issue_time_and_sort_by_it() {
+        let millis = 1_796_000_000_123;
+        let earlier = TokenSecret::tessera_issued_at(millis);
+        let later = TokenSecret::tessera_issued_at(millis + 1);
+        assert_eq!(issue_time_of(earlier.expose()), Some(millis));
+        let key = earlier.hash().0;
+        assert_eq!(key[..TIME_BYTES], millis.to_be_bytes()[2..]);
+        let digest = Sha256::digest(earlier.expose().as_bytes());
+        assert_eq!(key[TIME_BYTES..], digest[..32 - TIME_BYTES]);
+        assert!(earlier.hash().0 < later.hash().0);
+        // The largest time eight digits can write still fits the key's six bytes.
+        let last = TokenSecret::tessera_issued_at(62u64.pow(TIME_LEN as u32) - 1);
+        assert_eq!(issue_time_of(last.expose()), Some(62u64.pow(8) - 1));
+        assert!(62u64.pow(TIME_LEN as u32) <= 1 << (8 * TIME_BYTES));
+    }
+
+    #[test]
+    fn a_changed_issue_time_changes_the_key_and_breaks_the_checksum() {
+        let secret = TokenSecret::tessera_issued_at(1_796_000_000_000);
+        let mut forged = secret.expose().to_owned();
+        forged.replace_range(4..5, if &forged[4..5] == "0" { "1" } else { "0" });
+        let forged = TokenSecret::from_presented(forged);
+        assert!(forged.is_malformed_tessera_secret());
+        assert_ne!(forged.hash(), secret.hash());
     }
 
     #[test]

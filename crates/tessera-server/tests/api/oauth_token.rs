@@ -10,7 +10,7 @@ async fn password_grant_issues_an_access_and_a_refresh_token() {
     assert_eq!(response.headers()["pragma"], "no-cache");
     let body: serde_json::Value = response.json().await.unwrap();
     let access = body["access_token"].as_str().unwrap();
-    assert!(access.starts_with("tsr_") && access.len() == 53, "{access}");
+    assert!(access.starts_with("tsr_") && access.len() == 61, "{access}");
     assert!(body["refresh_token"].as_str().unwrap().starts_with("tsr_"));
     assert_ne!(body["access_token"], body["refresh_token"]);
     assert_eq!(body["token_type"], "Bearer");
