@@ -12,9 +12,9 @@ writes
 Every token has a real tessera secret in the form without an issue time, `tsr_` + 43 base62 +
 the 6-base62 CRC32 of the body, which crates/tessera-core/src/secret.rs still accepts
 (`is_malformed_tessera_secret` must pass, or the check refuses before the database), and is
-stored as the SHA-256 of that secret. Only the
-sample's secrets are kept. The other columns follow bench/zabbix_token_get's spread (the row
-number i drives every value), so the token.get cases mean the same on both benchmarks.
+stored as the SHA-256 of that secret. Only the sample's secrets are kept. The other columns
+follow bench/zabbix_token_get's spread (the row number i drives every value), so the token.get
+cases mean the same on both benchmarks.
 """
 import argparse
 import hashlib

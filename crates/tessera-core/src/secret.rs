@@ -245,7 +245,10 @@ mod tests {
         assert!(earlier.hash().0 < later.hash().0);
         // The largest time eight digits can write still fits the key's six bytes.
         let last = TokenSecret::tessera_issued_at(62u64.pow(TIME_LEN as u32) - 1);
-        assert_eq!(issue_time_of(last.expose()), Some(62u64.pow(8) - 1));
+        assert_eq!(
+            issue_time_of(last.expose()),
+            Some(62u64.pow(TIME_LEN as u32) - 1)
+        );
         assert!(62u64.pow(TIME_LEN as u32) <= 1 << (8 * TIME_BYTES));
     }
 
