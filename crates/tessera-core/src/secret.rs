@@ -14,10 +14,12 @@
 //! at the end of the index, one page for many. Older `tsr_` secrets, without the time, and the
 //! vendor formats keep their whole SHA-256 as their key.
 
+use crate::cache::unix_millis;
 use rand::rngs::{OsRng, StdRng};
 use rand::{distributions::Alphanumeric, Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use time::OffsetDateTime;
 
 /// The prefix of tessera's own secrets.
 pub const TESSERA_PREFIX: &str = "tsr_";
@@ -29,6 +31,10 @@ const CHECKSUM_LEN: usize = 6;
 const TIME_LEN: usize = 8;
 /// Bytes of an issue time at the head of a key.
 const TIME_BYTES: usize = 6;
+/// Characters after `tsr_` of a secret that carries its issue time.
+const TIMED_LEN: usize = TIME_LEN + BODY_LEN + CHECKSUM_LEN;
+/// Characters after `tsr_` of a secret issued before 2026-12-05, without an issue time.
+const UNTIMED_LEN: usize = BODY_LEN + CHECKSUM_LEN;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// The shape of a freshly generated secret.
@@ -98,10 +104,7 @@ impl TokenSecret {
         let Some(rest) = self.0.strip_prefix(TESSERA_PREFIX) else {
             return false;
         };
-        let timed = TIME_LEN + BODY_LEN + CHECKSUM_LEN;
-        // Secrets issued before 2026-12-05 carry no issue time.
-        let untimed = BODY_LEN + CHECKSUM_LEN;
-        if ![timed, untimed].contains(&rest.len())
+        if ![TIMED_LEN, UNTIMED_LEN].contains(&rest.len())
             || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return true;
@@ -122,9 +125,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
+    u64::try_from(unix_millis(OffsetDateTime::now_utc())).unwrap_or(0)
 }
 
 fn random_bytes() -> [u8; 32] {
@@ -150,7 +151,7 @@ fn base62_fixed(mut value: u64, width: usize) -> String {
 /// The issue time a `tsr_` secret carries, if `secret` has that shape.
 fn issue_time_of(secret: &str) -> Option<u64> {
     let rest = secret.strip_prefix(TESSERA_PREFIX)?;
-    if rest.len() != TIME_LEN + BODY_LEN + CHECKSUM_LEN {
+    if rest.len() != TIMED_LEN {
         return None;
     }
     rest.bytes().take(TIME_LEN).try_fold(0u64, |value, digit| {
@@ -213,10 +214,7 @@ mod tests {
     fn tessera_secrets_carry_a_prefix_and_a_valid_checksum() {
         let secret = TokenSecret::generate(SecretFormat::Tessera);
         assert!(secret.expose().starts_with("tsr_"));
-        assert_eq!(
-            secret.expose().len(),
-            4 + TIME_LEN + BODY_LEN + CHECKSUM_LEN
-        );
+        assert_eq!(secret.expose().len(), 4 + TIMED_LEN);
         assert!(!secret.is_malformed_tessera_secret());
     }
 
