@@ -7,6 +7,7 @@
 //! and lists with the same code (`queries`); one test suite checks both.
 
 mod announcements;
+mod checkpoints;
 mod issuing;
 mod migrations;
 mod postgres;

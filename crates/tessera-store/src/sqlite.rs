@@ -1,5 +1,6 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
+use crate::checkpoints::Checkpoints;
 use crate::issuing::{in_order, sole_token_events, Issuer, NewIssue, WriteIssues};
 use crate::migrations;
 use crate::queries;
@@ -60,8 +61,12 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("optimizing the SQLite database failed: {e}"))
             })?;
         }
+        let writer = IssueWriter {
+            connection: connect_issuer(url).await?,
+            checkpoints: Checkpoints::start(pool.clone()),
+        };
         Ok(Self {
-            issuer: Issuer::start_on_own_thread(connect_issuer(url).await?)?,
+            issuer: Issuer::start_on_own_thread(writer)?,
             pool,
         })
     }
@@ -112,9 +117,9 @@ fn options(url: &str) -> StoreResult<(SqliteConnectOptions, &str)> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         .optimize_on_close(true, Some(1000))
-        // Copy the WAL back every 40 MB instead of every 4 MB: a page written by many commits
-        // is copied once, and a burst of issues pauses for a checkpoint ten times less often
-        // (measured in BENCHMARKS.md).
+        // A connection copies the WAL back itself only at 40 MB instead of 4 MB: issued tokens
+        // are copied back beside the issuer (see `checkpoints`), and this is the safety net
+        // for when those checkpoints cannot keep up (measured in BENCHMARKS.md).
         .pragma("wal_autocheckpoint", "10000");
     Ok((options, path))
 }
@@ -722,8 +727,15 @@ async fn write(pool: &SqlitePool) -> StoreResult<sqlx::Transaction<'static, Sqli
         .map_err(unavailable)
 }
 
+/// The issuer's connection, and the checkpoints that copy what it writes back (see
+/// `checkpoints`).
+struct IssueWriter {
+    connection: SqliteConnection,
+    checkpoints: Checkpoints,
+}
+
 #[async_trait]
-impl WriteIssues for SqliteConnection {
+impl WriteIssues for IssueWriter {
     /// The whole batch is one command to the connection's thread: its transaction, the tokens,
     /// their events (which find their tokens' ids by hash) and the commit. Each command is a
     /// round trip between two threads, and on busy cores each wake-up waits for a time slice:
@@ -735,12 +747,15 @@ impl WriteIssues for SqliteConnection {
         sql.push(" RETURNING id, hash; ");
         push_issue_events(&mut sql, issues);
         sql.push("; COMMIT");
-        let written = sql.build().fetch_all(&mut *self).await;
+        let written = sql.build().fetch_all(&mut self.connection).await;
         match written {
-            Ok(rows) => in_order(issues, &rows),
+            Ok(rows) => {
+                self.checkpoints.written(rows.len());
+                in_order(issues, &rows)
+            }
             Err(error) => {
                 // A statement after the BEGIN failed: the transaction is still open.
-                if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *self).await {
+                if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut self.connection).await {
                     tracing::debug!(error = %rollback, "rolling back a failed batch of issues");
                 }
                 Err(unavailable(error))

@@ -1526,3 +1526,39 @@ async fn postgres_announces_every_change_a_check_can_see() {
     );
     assert!(heard.try_recv().is_err(), "nothing else was announced");
 }
+
+/// Issued tokens are copied back from SQLite's WAL into the database file while more are
+/// issued (`checkpoints`), long before the issuer's connection would do it itself (at 10,000
+/// WAL pages), inside a batch's commit.
+#[tokio::test]
+async fn sqlite_copies_issued_tokens_back_while_they_are_issued() {
+    let (store, dir) = sqlite().await;
+    let user = store
+        .insert_user(&new_user("busy", Role::User))
+        .await
+        .unwrap();
+    let database = dir.path().join("store.db");
+    let size = || std::fs::metadata(&database).unwrap().len();
+    let before = size();
+    let issue = |i: usize| {
+        let token = new_token(Some(user.id), &format!("busy-{i}"), None);
+        let event = event(AuditKind::TokenIssued, "issued");
+        let store = store.clone();
+        async move { store.insert_issued_token(&token, &event).await.unwrap() }
+    };
+    // About 4,500 WAL pages: two kicks of the checkpointer, half the issuer's own threshold.
+    for wave in 0..18 {
+        futures_util::future::join_all((wave * 512..(wave + 1) * 512).map(issue)).await;
+    }
+    // The last checkpoint may still be running; 10 s is far more than it takes.
+    for _ in 0..100 {
+        if size() > before + (1 << 20) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the database file is still {} bytes (was {before}): nothing was copied back",
+        size()
+    );
+}

@@ -60,8 +60,21 @@ enum Command {
     Import(ImportCommand),
 }
 
+/// jemalloc rather than glibc's malloc: a quarter of a client_credentials grant's CPU in the
+/// runtime's workers was glibc's malloc and free (BENCHMARKS.md). Its background thread hands
+/// freed memory back to the system a second after it is freed (an Argon2 hash's 19 MiB
+/// included), so an idle server stays small.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, which it reads as a C string (`malloc_conf`) when it starts.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[export_name = "_rjem_malloc_conf"]
+static JEMALLOC_SETTINGS: &u8 =
+    &b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0];
+
 fn main() -> ExitCode {
-    return_large_blocks_to_the_system();
     // Parsed through ArgMatches rather than `Cli::parse()` because config loading asks clap
     // where each value came from (flag, environment or default).
     let matches = Cli::command().get_matches();
@@ -109,20 +122,3 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
         }
     })
 }
-
-/// glibc's malloc raises its mmap threshold to the size of the largest block freed, so after
-/// one Argon2 hash (19 MiB of working memory) such blocks come from the heap and stay in the
-/// process's memory once freed. A fixed threshold keeps every block of 1 MiB or more mmapped,
-/// so that the sign-ins' memory freed after an idle minute really goes back (BENCHMARKS.md,
-/// footprint).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_large_blocks_to_the_system() {
-    // SAFETY: mallopt only sets an allocator parameter; it takes the allocator's own locks and
-    // is called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_large_blocks_to_the_system() {}
