@@ -13,8 +13,8 @@
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
-/// Tokens written between two checkpoints: about 1,500 WAL pages, well below the issuer's
-/// `wal_autocheckpoint` (10,000 pages).
+/// Tokens written between two checkpoints: about 2,000 WAL pages (half a page a token with its
+/// event, in `tests/store.rs`), well below the issuer's `wal_autocheckpoint` (10,000 pages).
 pub(crate) const KICK_EVERY_TOKENS: usize = 4096;
 
 /// The issuer's side: counts the tokens written and kicks the checkpointing task.

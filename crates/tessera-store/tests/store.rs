@@ -1356,7 +1356,8 @@ async fn sqlite_migrations_are_reported_once_then_up_to_date() {
             "user token index",
             "token text trigrams",
             "api token indexes",
-            "live user token index"
+            "live user token index",
+            "partial user indexes"
         ]
     );
     assert!(tessera_store::migrate(&url).await.unwrap().is_empty());
@@ -1382,7 +1383,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "user token index",
             "token text trigrams",
             "api token indexes",
-            "live user token index"
+            "live user token index",
+            "partial user indexes"
         ]
     );
     assert!(tessera_store::migrate(database.url())
