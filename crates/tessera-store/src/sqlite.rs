@@ -786,5 +786,9 @@ fn push_issue_events(sql: &mut QueryBuilder<'static, Sqlite>, issues: &[NewIssue
             .push_bind(event.detail.clone())
             .push_bind(issue.token.hash.0.to_vec());
     });
-    sql.push(") AS e JOIN tokens AS t ON t.hash = e.column9");
+    // CROSS JOIN keeps the events the outer loop, each finding its token by the unique index on
+    // hash. With statistics from when `tokens` was nearly empty (a restart of a new server
+    // runs ANALYZE on it), the planner put `tokens` outside: every batch read every token, and
+    // issuing 100,000 tokens took 51 s instead of 5 (BENCHMARKS.md).
+    sql.push(") AS e CROSS JOIN tokens AS t ON t.hash = e.column9");
 }
