@@ -43,9 +43,7 @@ for round in $(seq 1 "$ROUNDS"); do
         DB="$TMP/ab-$round-$i.db"
         PASSWORD="bench$(date +%s)x$RANDOM"
         start_server
-        secret=$("$BIN" client add ab --grant client_credentials --scope read --json \
-            --database "sqlite://$DB" | json_field client_secret)
-        basic="Authorization: Basic $(printf 'ab:%s' "$secret" | base64 -w0)"
+        basic=$(client_basic ab)
         token=$(curl -sf "$URL/oauth/token" -H "$basic" -d 'grant_type=client_credentials&scope=read' \
             | json_field access_token)
         say "round $round, binary $i ($BIN)"

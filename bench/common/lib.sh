@@ -144,3 +144,12 @@ wrk_run() {
 
 # The access_token of a JSON token answer on stdin.
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
+
+# client_basic NAME: adds a client_credentials client NAME (scope read) to $DB (sqlite, the
+# database start_server serves) and prints its "Authorization: Basic …" header.
+client_basic() {
+    local secret
+    secret=$("$BIN" client add "$1" --grant client_credentials --scope read --json \
+        --database "sqlite://$DB" | json_field client_secret)
+    printf 'Authorization: Basic %s' "$(printf '%s:%s' "$1" "$secret" | base64 -w0)"
+}

@@ -20,9 +20,7 @@ make_tmp
 DB="$TMP/cpu.db"
 PASSWORD="bench$(date +%s)x$RANDOM"
 start_server
-secret=$("$BIN" client add cpu --grant client_credentials --scope read --json \
-    --database "sqlite://$DB" | json_field client_secret)
-basic="Authorization: Basic $(printf 'cpu:%s' "$secret" | base64 -w0)"
+basic=$(client_basic cpu)
 printf 'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials&scope=read"\n' >"$TMP/post.lua"
 grant() {
     wrk -t2 -c64 -d"$1" --latency -s "$TMP/post.lua" -H "$basic" \
