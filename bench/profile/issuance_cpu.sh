@@ -27,11 +27,13 @@ grant() {
         -H 'Content-Type: application/x-www-form-urlencoded' "$URL/oauth/token"
 }
 grant 2s >/dev/null
-# Clock ticks per thread name (threads of one name summed).
+# Clock ticks and context switches (voluntary + forced) per thread name (threads of one name
+# summed).
 ticks() {
     for task in /proc/"$SERVER_PID"/task/*; do
-        printf '%s\t%s\n' "$(cat "$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")"
-    done | awk -F'\t' '{t[$1] += $2} END {for (n in t) print n "\t" t[n]}' | sort
+        printf '%s\t%s\t%s\n' "$(cat "$task/comm")" "$(awk '{print $14 + $15}' "$task/stat")" \
+            "$(awk '/ctxt_switches/ {n += $2} END {print n}' "$task/status")"
+    done | awk -F'\t' '{t[$1] += $2; c[$1] += $3} END {for (n in t) print n "\t" t[n] "\t" c[n]}' | sort
 }
 ticks >"$TMP/before"
 perf_pid=
@@ -46,6 +48,7 @@ ticks >"$TMP/after"
 requests=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
 echo "binary: $BIN"
 grep -E 'Requests/sec|^ +50%|^ +99%|Non-2xx' "$TMP/wrk.txt"
-echo "CPU per token (utime + stime over $requests tokens):"
+echo "CPU and context switches per token (utime + stime over $requests tokens):"
 join -t $'\t' "$TMP/before" "$TMP/after" | awk -F'\t' -v r="$requests" -v hz="$(getconf CLK_TCK)" \
-    '{us = ($3 - $2) * 1e6 / hz / r; if (us > 0.05) printf "  %-20s %6.1f us\n", $1, us}'
+    '{us = ($4 - $2) * 1e6 / hz / r; cs = ($5 - $3) / r
+      if (us > 0.05) printf "  %-20s %6.1f us  %5.2f switches\n", $1, us, cs}'

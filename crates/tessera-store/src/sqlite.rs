@@ -1,12 +1,12 @@
 //! The SQLite store: one file, WAL journal, foreign keys on.
 
 use crate::checkpoints::Checkpoints;
-use crate::issuing::{in_order, sole_token_events, Issuer, NewIssue, WriteIssues};
+use crate::issuing::{sole_token_events, Issuer, NewIssue, WriteIssues};
 use crate::migrations;
 use crate::queries;
 use crate::rows::{
     audit_from_row, binding_columns, client_from_row, hash_from_blob, id_and_hash, join, millis,
-    token_from_row, user_from_row, StoredRow as _,
+    stored_token, token_from_row, user_from_row, StoredRow as _,
 };
 use crate::text_search::{self, MOST_CANDIDATES};
 use async_trait::async_trait;
@@ -737,21 +737,32 @@ struct IssueWriter {
 #[async_trait]
 impl WriteIssues for IssueWriter {
     /// The whole batch is one command to the connection's thread: its transaction, the tokens,
-    /// their events (which find their tokens' ids by hash) and the commit. Each command is a
-    /// round trip between two threads, and on busy cores each wake-up waits for a time slice:
-    /// as four commands (begin, tokens, events, commit), a batch of 30 issues took 1.5 ms in
-    /// the median, of which 0.3–0.5 ms only to begin; as one, 1.0 ms (BENCHMARKS.md).
+    /// their events (which find their tokens' ids by hash), the new ids as one row, and the
+    /// commit. Each command is a round trip between two threads, and on busy cores each
+    /// wake-up waits for a time slice: as four commands (begin, tokens, events, commit), a
+    /// batch of 30 issues took 1.5 ms in the median, of which 0.3–0.5 ms only to begin; as
+    /// one, 1.0 ms (BENCHMARKS.md). The ids come back as one row, not a row a token (`INSERT …
+    /// RETURNING`): sqlx hands each row over from the connection's thread on its own, and the
+    /// writer woke for most of them.
     async fn write_issues(&mut self, issues: &[NewIssue]) -> StoreResult<Vec<Token>> {
         let mut sql = QueryBuilder::new("BEGIN IMMEDIATE; ");
         queries::push_insert_tokens(&mut sql, issues.iter().map(|issue| &issue.token));
-        sql.push(" RETURNING id, hash; ");
+        sql.push("; ");
         push_issue_events(&mut sql, issues);
+        sql.push("; ");
+        push_ids_in_order(&mut sql, issues);
         sql.push("; COMMIT");
-        let written = sql.build().fetch_all(&mut self.connection).await;
+        // fetch_all, not fetch_one: sqlx stops a command at the row fetch_one wants, before
+        // its COMMIT.
+        let written: Result<Vec<Option<String>>, _> = sql
+            .build_query_scalar()
+            .fetch_all(&mut self.connection)
+            .await;
         match written {
             Ok(rows) => {
-                self.checkpoints.written(rows.len());
-                in_order(issues, &rows)
+                self.checkpoints.written(issues.len());
+                let ids = rows.into_iter().next().flatten().unwrap_or_default();
+                tokens_with_ids(issues, &ids)
             }
             Err(error) => {
                 // A statement after the BEGIN failed: the transaction is still open.
@@ -762,6 +773,42 @@ impl WriteIssues for IssueWriter {
             }
         }
     }
+}
+
+/// Pushes a `SELECT` of one row: the ids of the issues' tokens, found by hash, in the order of
+/// `issues`, separated by commas.
+fn push_ids_in_order(sql: &mut QueryBuilder<'static, Sqlite>, issues: &[NewIssue]) {
+    sql.push("SELECT group_concat(t.id, ',' ORDER BY e.column1) FROM (");
+    sql.push_values(issues.iter().enumerate(), |mut values, (place, issue)| {
+        values
+            .push(place.to_string())
+            .push_bind(issue.token.hash.0.to_vec());
+    });
+    sql.push(") AS e CROSS JOIN tokens AS t ON t.hash = e.column2");
+}
+
+/// The stored tokens of `issues`, given their ids in the same order (see `push_ids_in_order`).
+fn tokens_with_ids(issues: &[NewIssue], ids: &str) -> StoreResult<Vec<Token>> {
+    let ids = ids
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse::<i64>()
+                .map_err(|e| StoreError::Corrupt(format!("an inserted token's id: {e}")))
+        })
+        .collect::<StoreResult<Vec<i64>>>()?;
+    if ids.len() != issues.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} tokens inserted, {} found again",
+            issues.len(),
+            ids.len()
+        )));
+    }
+    issues
+        .iter()
+        .zip(ids)
+        .map(|(issue, id)| stored_token(&issue.token, id))
+        .collect()
 }
 
 /// Pushes `INSERT INTO audit_events` of the issues' events onto `sql`, each naming the id of
