@@ -24,7 +24,8 @@
 # Knobs (environment): TOKENS (1000000), USERS (1000), STORES ("sqlite postgres"),
 # CONNS (32), COLD (40000 tokens per cold run at CONNS), COLD1 (10000 per cold run at 1
 # connection), WARM_SET (1000), WARM_SECONDS (10), ISSUE (10000), ZBX_REQUESTS (50),
-# ZBX_BUDGET (10 s per case), PG_URL (postgres://postgres@127.0.0.1:5432), LOCK
+# ZBX_BUDGET (10 s per case), PG_URL (postgres://postgres@127.0.0.1:5432), KEEP_PG (set: the
+# PostgreSQL database is kept at exit, for EXPLAIN by hand; its name is printed), LOCK
 # (/tmp/tessera-bench.lock: every heavy step holds it), and bench/common/lib.sh's
 # TESSERA_BIN, NO_BUILD, BUILD_TIMEOUT. Results: bench/scale/results/<UTC>.txt (summary first,
 # raw lines after). Everything runs on 127.0.0.1; temporary files live in one directory and
@@ -74,7 +75,11 @@ unlock() { flock -u 9; }
 PG_DB="tessera_scale_$$"
 PG_CREATED=0
 drop_pg() {
-    if [[ "$PG_CREATED" == 1 ]]; then
+    if [[ "$PG_CREATED" == 1 && -n "${KEEP_PG:-}" ]]; then
+        stop_server
+        echo "KEEP_PG: the database $PG_URL/$PG_DB is kept; drop it yourself" >&2
+        PG_CREATED=0
+    elif [[ "$PG_CREATED" == 1 ]]; then
         stop_server
         timeout 60 psql -X -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" || true
         PG_CREATED=0

@@ -110,7 +110,10 @@ impl PgStore {
                 .push(")");
         }
         sample
-            .push("] FROM (SELECT name FROM tokens WHERE kind = 'api' ORDER BY id DESC LIMIT ")
+            // By creation time, not id: only the index on (kind, created_at) holds API tokens
+            // alone. In id order PostgreSQL walked the primary key back through every session
+            // token issued since the newest API token (10,000 of them: 7-10 ms, BENCHMARKS.md).
+            .push("] FROM (SELECT name FROM tokens WHERE kind = 'api' ORDER BY created_at DESC LIMIT ")
             .push_bind(text_search::SAMPLE as i64)
             .push(") AS sample");
         let counts: Vec<i64> = sample
