@@ -75,15 +75,14 @@ unlock() { flock -u 9; }
 PG_DB="tessera_scale_$$"
 PG_CREATED=0
 drop_pg() {
-    if [[ "$PG_CREATED" == 1 && -n "${KEEP_PG:-}" ]]; then
-        stop_server
+    [[ "$PG_CREATED" == 1 ]] || return 0
+    stop_server
+    if [[ -n "${KEEP_PG:-}" ]]; then
         echo "KEEP_PG: the database $PG_URL/$PG_DB is kept; drop it yourself" >&2
-        PG_CREATED=0
-    elif [[ "$PG_CREATED" == 1 ]]; then
-        stop_server
+    else
         timeout 60 psql -X -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" || true
-        PG_CREATED=0
     fi
+    PG_CREATED=0
 }
 EXTRA_CLEANUP=drop_pg
 make_tmp
