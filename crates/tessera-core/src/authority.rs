@@ -13,7 +13,7 @@ use crate::cache::{unix_millis, CachedCheck, ClientCache, TokenCache};
 use crate::client::{Client, GrantType, NewClient};
 use crate::clock::Clock;
 use crate::error::{CoreError, Refusal};
-use crate::last_access::{LastAccessBatch, Urgency};
+use crate::last_access::{self, LastAccessBatch, Urgency};
 use crate::lockout::{AttemptTurns, SourceThrottle};
 use crate::password::{Password, PasswordHasher};
 use crate::scope::Scope;
@@ -1301,17 +1301,21 @@ impl Authority {
             .await
     }
 
+    /// Writes `batch` a slice of `last_access::WRITTEN_TOGETHER` at a time, in id order (a
+    /// slice's rows then share pages). What could not be written stays noted, due at once.
     async fn write_last_access(
         &self,
-        batch: Vec<(i64, OffsetDateTime)>,
+        mut batch: Vec<(i64, OffsetDateTime)>,
     ) -> Result<usize, CoreError> {
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let written = batch.len();
-        if let Err(error) = self.store().record_last_access(&batch).await {
-            self.inner.last_access.restore(batch);
-            return Err(error.into());
+        batch.sort_unstable_by_key(|(id, _)| *id);
+        let mut written = 0;
+        while written < batch.len() {
+            let end = batch.len().min(written + last_access::WRITTEN_TOGETHER);
+            if let Err(error) = self.store().record_last_access(&batch[written..end]).await {
+                self.inner.last_access.restore(batch.split_off(written));
+                return Err(error.into());
+            }
+            written = end;
         }
         Ok(written)
     }

@@ -16,6 +16,12 @@ use time::{Duration, OffsetDateTime};
 /// How long a written time stands before a newer one of the same token is written.
 pub(crate) const REWRITE_AFTER: Duration = Duration::minutes(1);
 
+/// Times written in one store call, which is one transaction: until it commits, the rows it
+/// updated stay locked, and a revocation of one of them waits. The 100,000 times of one flush
+/// in one call kept revocations waiting past their 10 s request timeout on PostgreSQL at a
+/// million tokens; a slice of this many takes tens of milliseconds (BENCHMARKS.md).
+pub(crate) const WRITTEN_TOGETHER: usize = 256;
+
 #[derive(Default)]
 pub(crate) struct LastAccessBatch {
     notes: Mutex<Notes>,

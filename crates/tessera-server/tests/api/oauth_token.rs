@@ -438,6 +438,36 @@ async fn last_access_is_written_in_batches() {
     assert_eq!(app.authority.flush_last_access().await.unwrap(), 0);
 }
 
+/// A flush of more times than one store call takes (256) is written in several, every time
+/// of it included.
+#[tokio::test]
+async fn a_large_last_access_flush_is_written_whole() {
+    let app = spawn_app().await;
+    let secret = app
+        .create_client("many", &[GrantType::ClientCredentials])
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..600 {
+        let response = app
+            .http
+            .post(app.url("/oauth/token"))
+            .basic_auth("many", Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        let access = body["access_token"].as_str().unwrap().to_owned();
+        ids.push(checked_token_id(&app, &access).await);
+    }
+    assert_eq!(app.authority.flush_last_access().await.unwrap(), 600);
+    for id in ids {
+        let token = app.authority.token(id).await.unwrap();
+        assert!(token.last_access.is_some(), "token {id} has no last access");
+    }
+    assert_eq!(app.authority.flush_last_access().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn a_busy_token_s_last_access_is_rewritten_at_most_once_a_minute() {
     let app = spawn_app().await;
