@@ -13,6 +13,8 @@
 #      connection (latency) and CONNS connections (throughput). The warm runs begin once the
 #      server has written the last_access times of the cold runs and of the warm set's priming
 #      (settle_last_access: how long those writes took is part of the results);
+#      Right after the cold runs, for REVOKE_SECONDS, the tokens checked last are revoked one
+#      every 100 ms (revoke_probe.py) while the server writes their last_access times;
 #   3. RSS of the server right after the cold runs (more distinct tokens checked than the
 #      cache holds: the cache is at its bound, --cache-capacity, 100,000 by default);
 #   4. ISSUE tokens issued through the HTTP API (client_credentials grant), for comparison;
@@ -23,7 +25,7 @@
 #
 # Knobs (environment): TOKENS (1000000), USERS (1000), STORES ("sqlite postgres"),
 # CONNS (32), COLD (40000 tokens per cold run at CONNS), COLD1 (10000 per cold run at 1
-# connection), WARM_SET (1000), WARM_SECONDS (10), ISSUE (10000), ZBX_REQUESTS (50),
+# connection), WARM_SET (1000), WARM_SECONDS (10), REVOKE_SECONDS (20), ISSUE (10000), ZBX_REQUESTS (50),
 # ZBX_BUDGET (10 s per case), PG_URL (postgres://postgres@127.0.0.1:5432), KEEP_PG (set: the
 # PostgreSQL database is kept at exit, for EXPLAIN by hand; its name is printed), LOCK
 # (/tmp/tessera-bench.lock: every heavy step holds it), and bench/common/lib.sh's
@@ -40,6 +42,7 @@ COLD=${COLD:-40000}
 COLD1=${COLD1:-10000}
 WARM_SET=${WARM_SET:-1000}
 WARM_SECONDS=${WARM_SECONDS:-10}
+REVOKE_SECONDS=${REVOKE_SECONDS:-20}
 ISSUE=${ISSUE:-10000}
 ZBX_REQUESTS=${ZBX_REQUESTS:-50}
 ZBX_BUDGET=${ZBX_BUDGET:-10}
@@ -343,7 +346,15 @@ bench_store() {
         cold.whoami.c1 once /api/v1/whoami 1 "$TMP/set-cold_w1.txt" 300 \
         cold.verify.c$CONNS once /auth/verify "$CONNS" "$TMP/set-cold_v.txt" 300 \
         cold.whoami.c$CONNS once /api/v1/whoami "$CONNS" "$TMP/set-cold_w.txt" 300
+    # Meanwhile, revocations of the tokens checked last, whose times the server is writing.
+    tail -n 400 "$TMP/set-cold_w.txt" | tac >"$TMP/revoke.txt"
+    python3 "$HERE/revoke_probe.py" "$URL" "$TMP/revoke.txt" "$REVOKE_SECONDS" "$TMP/revoke.json" \
+        >"$TMP/revoke.txt.summary" 9>&- &
+    local probe=$!
     settle_last_access "cold runs"
+    wait "$probe"
+    raw "revocations during the last_access writes: $(cat "$TMP/revoke.json")"
+    sum "  $(cat "$TMP/revoke.txt.summary")"
     local rss_cold hwm_cold
     rss_cold=$(rss_kib "$SERVER_PID")
     hwm_cold=$(hwm_kib "$SERVER_PID")

@@ -852,6 +852,35 @@ async fn a_last_access_batch_keeps_each_tokens_latest_time(store: &dyn Store) {
     assert_eq!(last_access(b.id).await, Some(earlier));
 }
 
+/// More tokens than one statement writes on SQLite (256), each twice, far apart in the
+/// batch: every token gets its later time.
+async fn a_large_last_access_batch_is_written_whole(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for i in 0..600 {
+        let token = store
+            .insert_token(&new_token(None, &format!("many-{i}"), None))
+            .await
+            .unwrap();
+        ids.push(token.id);
+    }
+    let base = now();
+    let at = |i: usize, later: bool| base + Duration::seconds(i as i64 * 2 + i64::from(later));
+    // The earlier time first: a statement that took a token's first time would keep it.
+    let batch: Vec<_> = (ids.iter().enumerate().map(|(i, id)| (*id, at(i, false))))
+        .chain(
+            ids.iter()
+                .enumerate()
+                .rev()
+                .map(|(i, id)| (*id, at(i, true))),
+        )
+        .collect();
+    store.record_last_access(&batch).await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let token = store.token_by_id(*id).await.unwrap().unwrap();
+        assert_eq!(token.last_access, Some(at(i, true)), "token {i}");
+    }
+}
+
 async fn token_filters_compare_numbers_and_text_alike(store: &dyn Store) {
     let user = store
         .insert_user(&new_user("uma", Role::User))
@@ -1295,6 +1324,7 @@ store_suite!(
     writes_given_up_midway_leave_the_database_writable,
     last_access_only_moves_forward,
     a_last_access_batch_keeps_each_tokens_latest_time,
+    a_large_last_access_batch_is_written_whole,
     deleting_a_user_deletes_their_tokens,
     token_lists_filter_and_page,
     clients_round_trip_and_take_their_tokens_along,
