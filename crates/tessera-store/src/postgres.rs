@@ -102,21 +102,7 @@ impl PgStore {
         if words.len() < 2 {
             return Ok(Vec::new());
         }
-        let mut sample = QueryBuilder::<Postgres>::new("SELECT ARRAY[0");
-        for word in &words {
-            sample
-                .push(", COUNT(*) FILTER (WHERE LOWER(name) LIKE ")
-                .push_bind(format!("%{word}%"))
-                .push(")");
-        }
-        sample
-            // By creation time, not id: only the index on (kind, created_at) holds API tokens
-            // alone. In id order PostgreSQL walked the primary key back through every session
-            // token issued since the newest API token (10,000 of them: 7-10 ms, BENCHMARKS.md).
-            .push("] FROM (SELECT name FROM tokens WHERE kind = 'api' ORDER BY created_at DESC LIMIT ")
-            .push_bind(text_search::SAMPLE as i64)
-            .push(") AS sample");
-        let counts: Vec<i64> = sample
+        let counts: Vec<i64> = words_in_newest_names(QueryBuilder::new(""), &words)
             .build_query_scalar()
             .fetch_one(&self.pool)
             .await
@@ -831,5 +817,79 @@ impl WriteIssues for PgPool {
             .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         Ok(tokens)
+    }
+}
+
+/// Pushes onto `sql` a `SELECT` of one array: 0, then for each of `words` how many of the
+/// newest API tokens' names contain it (`text_search::SAMPLE` of them).
+fn words_in_newest_names<'a>(
+    mut sql: QueryBuilder<'a, Postgres>,
+    words: &[String],
+) -> QueryBuilder<'a, Postgres> {
+    sql.push("SELECT ARRAY[0");
+    for word in words {
+        sql.push(", COUNT(*) FILTER (WHERE LOWER(name) LIKE ")
+            .push_bind(format!("%{word}%"))
+            .push(")");
+    }
+    // By creation time, not id: only the index on (kind, created_at) holds API tokens alone.
+    // In id order PostgreSQL walked the primary key back through every session token issued
+    // since the newest API token (10,000 of them: 7-10 ms, BENCHMARKS.md).
+    sql.push("] FROM (SELECT name FROM tokens WHERE kind = 'api' ORDER BY created_at DESC LIMIT ")
+        .push_bind(text_search::SAMPLE as i64)
+        .push(") AS sample");
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scratch::{ScratchDatabase, ScratchError};
+
+    /// The sample of names a search reads walks the API tokens alone, however many session
+    /// tokens were issued after the newest of them.
+    #[tokio::test]
+    async fn the_names_sample_reads_api_tokens_only() {
+        // The server of the store tests (tests/store.rs): skipped without one unless named.
+        let named = std::env::var("TESSERA_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty());
+        let server = named
+            .clone()
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned());
+        let database = match ScratchDatabase::create(&server, "tessera_plan").await {
+            Ok(database) => database,
+            Err(ScratchError::Unreachable { .. }) if named.is_none() => {
+                eprintln!("skipping: no PostgreSQL server at {server}");
+                return;
+            }
+            Err(error) => panic!("{error}"),
+        };
+        let store = PgStore::open(database.url()).await.unwrap();
+        // 20,000 API tokens, then 5,000 session tokens: newer, and later in id order.
+        sqlx::raw_sql(
+            "INSERT INTO tokens (hash, kind, door, name, status, created_at)
+                 SELECT sha256(int8send(n)), CASE WHEN n <= 20000 THEN 'api' ELSE 'session' END,
+                        'zabbix', 'name ' || n, 'active', n
+                 FROM generate_series(1, 25000) AS n;
+             ANALYZE tokens;",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let words = vec!["name".to_owned(), "1".to_owned()];
+        let explain = QueryBuilder::new("EXPLAIN ANALYZE ");
+        let plan: Vec<String> = words_in_newest_names(explain, &words)
+            .build_query_scalar()
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("using tokens_kind_created on tokens"),
+            "{plan}"
+        );
+        assert!(!plan.contains("tokens_pkey"), "{plan}");
+        store.pool.close().await;
     }
 }
