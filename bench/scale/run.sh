@@ -12,9 +12,9 @@
 #      read), WARM: a working set of WARM_SET tokens checked over and over; each at 1
 #      connection (latency) and CONNS connections (throughput). The warm runs begin once the
 #      server has written the last_access times of the cold runs and of the warm set's priming
-#      (settle_last_access: how long those writes took is part of the results);
-#      Right after the cold runs, for REVOKE_SECONDS, the tokens checked last are revoked one
-#      every 100 ms (revoke_probe.py) while the server writes their last_access times;
+#      (settle_last_access: how long those writes took is part of the results). Meanwhile,
+#      for REVOKE_SECONDS after the cold runs, the tokens checked last are revoked one every
+#      100 ms (revoke_probe.py): how long each waits while their last_access times are written;
 #   3. RSS of the server right after the cold runs (more distinct tokens checked than the
 #      cache holds: the cache is at its bound, --cache-capacity, 100,000 by default);
 #   4. ISSUE tokens issued through the HTTP API (client_credentials grant), for comparison;
@@ -25,13 +25,14 @@
 #
 # Knobs (environment): TOKENS (1000000), USERS (1000), STORES ("sqlite postgres"),
 # CONNS (32), COLD (40000 tokens per cold run at CONNS), COLD1 (10000 per cold run at 1
-# connection), WARM_SET (1000), WARM_SECONDS (10), REVOKE_SECONDS (20), ISSUE (10000), ZBX_REQUESTS (50),
-# ZBX_BUDGET (10 s per case), PG_URL (postgres://postgres@127.0.0.1:5432), KEEP_PG (set: the
-# PostgreSQL database is kept at exit, for EXPLAIN by hand; its name is printed), LOCK
-# (/tmp/tessera-bench.lock: every heavy step holds it), and bench/common/lib.sh's
-# TESSERA_BIN, NO_BUILD, BUILD_TIMEOUT. Results: bench/scale/results/<UTC>.txt (summary first,
-# raw lines after). Everything runs on 127.0.0.1; temporary files live in one directory and
-# the PostgreSQL database is dropped at exit.
+# connection), WARM_SET (1000), WARM_SECONDS (10), REVOKE_SECONDS (20), ISSUE (10000),
+# ZBX_REQUESTS (50), ZBX_BUDGET (10 s per case), PG_URL (postgres://postgres@127.0.0.1:5432),
+# KEEP_PG (set: the PostgreSQL database is kept at exit, for EXPLAIN by hand; its name is
+# printed), LOCK (/tmp/tessera-bench.lock: every heavy step holds it), and
+# bench/common/lib.sh's TESSERA_BIN, NO_BUILD, BUILD_TIMEOUT. Results:
+# bench/scale/results/<UTC>.txt (summary first, raw lines after). Everything runs on
+# 127.0.0.1; temporary files live in one directory and the PostgreSQL database is dropped at
+# exit.
 set -euo pipefail
 
 TOKENS=${TOKENS:-1000000}
@@ -349,12 +350,12 @@ bench_store() {
     # Meanwhile, revocations of the tokens checked last, whose times the server is writing.
     tail -n 400 "$TMP/set-cold_w.txt" | tac >"$TMP/revoke.txt"
     python3 "$HERE/revoke_probe.py" "$URL" "$TMP/revoke.txt" "$REVOKE_SECONDS" "$TMP/revoke.json" \
-        >"$TMP/revoke.txt.summary" 9>&- &
+        >"$TMP/revoke.summary" 9>&- &
     local probe=$!
     settle_last_access "cold runs"
     wait "$probe"
     raw "revocations during the last_access writes: $(cat "$TMP/revoke.json")"
-    sum "  $(cat "$TMP/revoke.txt.summary")"
+    sum "  $(cat "$TMP/revoke.summary")"
     local rss_cold hwm_cold
     rss_cold=$(rss_kib "$SERVER_PID")
     hwm_cold=$(hwm_kib "$SERVER_PID")
