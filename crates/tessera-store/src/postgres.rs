@@ -844,23 +844,17 @@ fn words_in_newest_names<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scratch::{ScratchDatabase, ScratchError};
+    use crate::scratch::{test_server, ScratchDatabase, ScratchError};
 
     /// The sample of names a search reads walks the API tokens alone, however many session
     /// tokens were issued after the newest of them.
     #[tokio::test]
     async fn the_names_sample_reads_api_tokens_only() {
-        // The server of the store tests (tests/store.rs): skipped without one unless named.
-        let named = std::env::var("TESSERA_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.is_empty());
-        let server = named
-            .clone()
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_owned());
-        let database = match ScratchDatabase::create(&server, "tessera_plan").await {
+        let server = test_server();
+        let database = match ScratchDatabase::create(&server.url, "tessera_plan").await {
             Ok(database) => database,
-            Err(ScratchError::Unreachable { .. }) if named.is_none() => {
-                eprintln!("skipping: no PostgreSQL server at {server}");
+            Err(ScratchError::Unreachable { .. }) if !server.required => {
+                eprintln!("skipping: no PostgreSQL server at {}", server.url);
                 return;
             }
             Err(error) => panic!("{error}"),

@@ -11,6 +11,30 @@ use std::time::Duration;
 use thiserror::Error;
 use uuid::Uuid;
 
+/// The server tests use when `TESSERA_TEST_POSTGRES_URL` names none.
+const DEFAULT_TEST_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// The PostgreSQL server tests create their databases on: the one `TESSERA_TEST_POSTGRES_URL`
+/// names, which must then answer, or else the local default, which may be absent.
+pub struct TestServer {
+    pub url: String,
+    /// Named by the environment: a test that cannot reach it fails rather than skips.
+    pub required: bool,
+}
+
+pub fn test_server() -> TestServer {
+    match std::env::var("TESSERA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => TestServer {
+            url,
+            required: true,
+        },
+        _ => TestServer {
+            url: DEFAULT_TEST_SERVER.to_owned(),
+            required: false,
+        },
+    }
+}
+
 /// How long reaching the server may take before it counts as absent.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -1301,7 +1301,7 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scratch::{ScratchDatabase, ScratchError};
+    use crate::scratch::{test_server, ScratchDatabase, ScratchError};
     use std::sync::Arc;
     use tessera_core::{
         AuditKind, Binding, Client, Door, GrantType, NewAuditEvent, NewToken, NewUser, Permission,
@@ -1568,14 +1568,14 @@ mod tests {
     /// A PostgreSQL database of its own, or `None` (said once) when no server answers and none
     /// was required, as the store suite does.
     async fn postgres() -> Option<ScratchDatabase> {
-        let (server, required) = match std::env::var("TESSERA_TEST_POSTGRES_URL") {
-            Ok(url) if !url.is_empty() => (url, true),
-            _ => ("postgres://postgres@127.0.0.1:5432".to_owned(), false),
-        };
-        match ScratchDatabase::create(&server, "tessera_transfer").await {
+        let server = test_server();
+        match ScratchDatabase::create(&server.url, "tessera_transfer").await {
             Ok(database) => Some(database),
-            Err(ScratchError::Unreachable { .. }) if !required => {
-                eprintln!("skipping the PostgreSQL half of a transfer test: no server at {server}");
+            Err(ScratchError::Unreachable { .. }) if !server.required => {
+                eprintln!(
+                    "skipping the PostgreSQL half of a transfer test: no server at {}",
+                    server.url
+                );
                 None
             }
             Err(error) => panic!("the PostgreSQL transfer tests need their server: {error}"),

@@ -12,7 +12,7 @@ use tessera_core::{
     NewUser, Permission, Role, Scope, SecretHash, SortOrder, Store, StoreChange, StoreError,
     TokenChanges, TokenField, TokenKind, TokenQuery, TokenSearch, TokenStatus, Username,
 };
-use tessera_store::scratch::{ScratchDatabase, ScratchError};
+use tessera_store::scratch::{test_server, ScratchDatabase, ScratchError, TestServer};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -25,16 +25,14 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     (store, dir)
 }
 
-const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
 /// A new, empty database on the test PostgreSQL server, or `None` when there is no server and
 /// none was required.
 async fn postgres_database() -> Option<ScratchDatabase> {
     static SKIPPING: Once = Once::new();
-    let (server, required) = match std::env::var("TESSERA_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => (url, true),
-        _ => (DEFAULT_POSTGRES_SERVER.to_owned(), false),
-    };
+    let TestServer {
+        url: server,
+        required,
+    } = test_server();
     match ScratchDatabase::create(&server, "tessera_test").await {
         Ok(database) => Some(database),
         Err(ScratchError::Unreachable { .. }) if !required => {
@@ -75,6 +73,19 @@ fn new_user(name: &str, role: Role) -> NewUser {
         password_hash: "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         created_at: now(),
     }
+}
+
+/// Inserts `count` session tokens whose secrets are `{prefix}-0`, `{prefix}-1`, …; their ids.
+async fn insert_tokens(store: &dyn Store, prefix: &str, count: usize) -> Vec<i64> {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let token = store
+            .insert_token(&new_token(None, &format!("{prefix}-{i}"), None))
+            .await
+            .unwrap();
+        ids.push(token.id);
+    }
+    ids
 }
 
 fn new_token(user_id: Option<i64>, secret: &str, family: Option<Uuid>) -> NewToken {
@@ -855,14 +866,7 @@ async fn a_last_access_batch_keeps_each_tokens_latest_time(store: &dyn Store) {
 /// More tokens than one statement writes on SQLite (256), each twice, far apart in the
 /// batch: every token gets its later time.
 async fn a_large_last_access_batch_is_written_whole(store: &dyn Store) {
-    let mut ids = Vec::new();
-    for i in 0..600 {
-        let token = store
-            .insert_token(&new_token(None, &format!("many-{i}"), None))
-            .await
-            .unwrap();
-        ids.push(token.id);
-    }
+    let ids = insert_tokens(store, "many", 600).await;
     let base = now();
     let at = |i: usize, later: bool| base + Duration::seconds(i as i64 * 2 + i64::from(later));
     // The earlier time first: a statement that took a token's first time would keep it.
@@ -1527,17 +1531,7 @@ async fn postgres_announces_every_change_a_check_can_see() {
     );
 
     // Too many tokens at once are announced as one "anything may have changed".
-    let many: Vec<i64> = {
-        let mut ids = Vec::new();
-        for i in 0..1001 {
-            let token = store
-                .insert_token(&new_token(None, &format!("bulk-{i}"), None))
-                .await
-                .unwrap();
-            ids.push(token.id);
-        }
-        ids
-    };
+    let many = insert_tokens(&*store, "bulk", 1001).await;
     store.delete_tokens(&many).await.unwrap();
     assert_eq!(next_change(&mut heard).await, StoreChange::Unknown);
 

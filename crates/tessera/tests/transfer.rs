@@ -16,14 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tessera_store::scratch::{ScratchDatabase, ScratchError};
+use tessera_store::scratch::{test_server, ScratchDatabase, ScratchError, TestServer};
 use time::OffsetDateTime;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tessera");
 const ADMIN_PASSWORD: &str = "admin passphrase for the transfer tests";
 const ALICE_PASSWORD: &str = "alice passphrase for the transfer tests";
 const BOB_PASSWORD: &str = "bob passphrase for the transfer tests";
-const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// tessera on `database`, run in `dir`, with a cheap Argon2 cost, the admin's password for a
 /// first start, and none of the caller's own TESSERA_* variables.
@@ -115,10 +114,10 @@ fn sqlite(dir: &Path, name: &str) -> String {
 /// A fresh PostgreSQL database, or `None` (said on stderr) when no server answers and none was
 /// required.
 fn postgres_database() -> Option<ScratchDatabase> {
-    let (server, required) = match std::env::var("TESSERA_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => (url, true),
-        _ => (DEFAULT_POSTGRES_SERVER.to_owned(), false),
-    };
+    let TestServer {
+        url: server,
+        required,
+    } = test_server();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

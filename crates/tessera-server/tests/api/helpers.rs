@@ -15,7 +15,7 @@ use tessera_core::{
     Role, Scope, Settings, Store, User, Username,
 };
 use tessera_server::{bind, ServerConfig};
-use tessera_store::scratch::ScratchDatabase;
+use tessera_store::scratch::{test_server, ScratchDatabase};
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
@@ -95,8 +95,6 @@ pub async fn spawn_app_configured(settings: Settings, server: ServerConfig) -> T
     }
 }
 
-const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
-
 /// A new store for one app: an SQLite file in `dir`, or a new PostgreSQL database.
 async fn open_store(dir: &Path) -> (Arc<dyn Store>, Option<ScratchDatabase>) {
     match std::env::var("TESSERA_TEST_STORE").as_deref() {
@@ -108,11 +106,7 @@ async fn open_store(dir: &Path) -> (Arc<dyn Store>, Option<ScratchDatabase>) {
             (store, None)
         }
         Ok("postgres") => {
-            let server = std::env::var("TESSERA_TEST_POSTGRES_URL")
-                .ok()
-                .filter(|url| !url.is_empty())
-                .unwrap_or_else(|| DEFAULT_POSTGRES_SERVER.to_owned());
-            let database = ScratchDatabase::create(&server, "tessera_api_test")
+            let database = ScratchDatabase::create(&test_server().url, "tessera_api_test")
                 .await
                 .unwrap_or_else(|e| panic!("TESSERA_TEST_STORE=postgres needs a server: {e}"));
             let store = tessera_store::connect(database.url())

@@ -8,20 +8,19 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, Once};
 use std::time::{Duration, Instant};
-use tessera_store::scratch::{ScratchDatabase, ScratchError};
+use tessera_store::scratch::{test_server, ScratchDatabase, ScratchError, TestServer};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_tessera");
 pub const ADMIN_PASSWORD: &str = "admin-password-for-node-tests";
-const DEFAULT_POSTGRES_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 
 /// A new database on the test PostgreSQL server (`TESSERA_TEST_POSTGRES_URL`, or the default
 /// server), or `None` when there is none and none was required.
 pub async fn postgres_database(prefix: &str) -> Option<ScratchDatabase> {
     static SKIPPING: Once = Once::new();
-    let (server, required) = match std::env::var("TESSERA_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => (url, true),
-        _ => (DEFAULT_POSTGRES_SERVER.to_owned(), false),
-    };
+    let TestServer {
+        url: server,
+        required,
+    } = test_server();
     match ScratchDatabase::create(&server, prefix).await {
         Ok(database) => Some(database),
         Err(ScratchError::Unreachable { .. }) if !required => {
