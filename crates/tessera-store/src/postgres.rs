@@ -30,6 +30,9 @@ use uuid::Uuid;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// token.get's order by last use is kept apart from `tokens` (migration 0013).
+const LAST_USE_INDEX: queries::LastUseIndex = queries::LastUseIndex::ApiTokenUses;
+
 /// How long a query waits for a free connection, or for a new one to be opened.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -552,18 +555,19 @@ impl Store for PgStore {
             // for, which the ordinary plan reads first. The trigram index would gather every
             // match of it before the limit applied (17 ms for 125,000 at a million).
             if let Some(limit) = search.limit {
-                let found = queries::search_tokens_in_window::<Postgres>(search, WINDOW)
-                    .build()
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(unavailable)?;
+                let found =
+                    queries::search_tokens_in_window::<Postgres>(search, WINDOW, LAST_USE_INDEX)
+                        .build()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(unavailable)?;
                 if found.len() >= limit as usize {
                     return found.iter().map(token_from_row).collect();
                 }
             }
             candidates = self.trigram_candidates(&narrowing).await?;
         }
-        queries::search_tokens::<Postgres>(search, candidates.as_deref())
+        queries::search_tokens::<Postgres>(search, candidates.as_deref(), LAST_USE_INDEX)
             .build()
             .fetch_all(&self.pool)
             .await
@@ -578,11 +582,12 @@ impl Store for PgStore {
             Some(narrowing) => self.trigram_candidates(&narrowing).await?,
             None => None,
         };
-        let count: i64 = queries::count_tokens::<Postgres>(search, candidates.as_deref())
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let count: i64 =
+            queries::count_tokens::<Postgres>(search, candidates.as_deref(), LAST_USE_INDEX)
+                .build_query_scalar()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
         Ok(count as u64)
     }
 
@@ -884,6 +889,62 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("tokens_pkey"), "{plan}");
+        store.pool.close().await;
+    }
+
+    /// A write of tokens' last use is a heap-only update of `tokens` (no new entry in any of
+    /// its indexes, migration 0013) for session and API tokens alike, and token.get's order
+    /// of API tokens by last use follows it.
+    #[tokio::test]
+    async fn a_last_use_is_written_without_touching_the_indexes_of_tokens() {
+        let server = test_server();
+        let database = match ScratchDatabase::create(&server.url, "tessera_hot").await {
+            Ok(database) => database,
+            Err(ScratchError::Unreachable { .. }) if !server.required => {
+                eprintln!("skipping: no PostgreSQL server at {}", server.url);
+                return;
+            }
+            Err(error) => panic!("{error}"),
+        };
+        let store = PgStore::open(database.url()).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO tokens (hash, kind, door, name, status, created_at)
+                 SELECT sha256(int8send(n)), CASE WHEN n % 2 = 0 THEN 'api' ELSE 'session' END,
+                        'zabbix', 'name ' || n, 'active', n
+                 FROM generate_series(1, 1000) AS n",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        // One token in ten, as tokens checked in a while are spread over the table: a page
+        // has room for a few new versions at a time (fillfactor). In one transaction, whose
+        // own counts pg_stat_get_xact_* reads at once.
+        let mut transaction = store.pool.begin().await.unwrap();
+        let written = sqlx::query(
+            "UPDATE tokens SET last_access = GREATEST(COALESCE(last_access, 0), 1000 + id)
+              WHERE id % 10 = 0",
+        )
+        .execute(&mut *transaction)
+        .await
+        .unwrap();
+        assert_eq!(written.rows_affected(), 100);
+        let (updated, heap_only): (i64, i64) = sqlx::query_as(
+            "SELECT pg_stat_get_xact_tuples_updated('tokens'::regclass),
+                    pg_stat_get_xact_tuples_hot_updated('tokens'::regclass)",
+        )
+        .fetch_one(&mut *transaction)
+        .await
+        .unwrap();
+        assert_eq!((updated, heap_only), (100, 100));
+        let order: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT token_id, last_access FROM api_token_uses
+              ORDER BY last_access DESC NULLS LAST LIMIT 2",
+        )
+        .fetch_all(&mut *transaction)
+        .await
+        .unwrap();
+        assert_eq!(order, [(1000, 2000), (990, 1990)]);
+        transaction.commit().await.unwrap();
         store.pool.close().await;
     }
 }

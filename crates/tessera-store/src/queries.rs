@@ -9,7 +9,7 @@ use crate::text_search::Narrowing;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 use tessera_core::{
     AuditQuery, FieldValue, NewAuditEvent, NewToken, SearchMode, SortOrder, TokenChanges,
-    TokenField, TokenQuery, TokenSearch,
+    TokenField, TokenKind, TokenQuery, TokenSearch,
 };
 
 /// The column (or expression) a token field is stored in. Times are milliseconds; a missing
@@ -28,11 +28,56 @@ fn sort_expression(field: TokenField) -> &'static str {
     }
 }
 
-fn column(field: TokenField) -> &'static str {
-    match field {
-        TokenField::LastAccess => "last_access",
-        TokenField::ExpiresAt => "expires_at",
-        other => sort_expression(other),
+/// Where a store keeps the index of API tokens by last use that `token.get` sorts by.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LastUseIndex {
+    /// On `tokens.last_access` (SQLite, whose UPDATE writes only the indexes of the columns
+    /// it changes).
+    OnTokens,
+    /// On `api_token_uses`, kept in step with `tokens` by triggers (PostgreSQL, migration
+    /// 0013: a column in any index of `tokens` would make every write of a last use a new
+    /// entry in all of them).
+    ApiTokenUses,
+}
+
+/// The table a token search reads and the column it finds last use in.
+struct Source {
+    from: &'static str,
+    last_access: &'static str,
+}
+
+impl Source {
+    const TOKENS: Source = Source {
+        from: "tokens",
+        last_access: "last_access",
+    };
+
+    /// Joins `api_token_uses` where its index serves the search: API tokens (it holds no
+    /// others), sorted or filtered by last use.
+    fn of(search: &TokenSearch, index: LastUseIndex) -> Source {
+        let fields = (search.sort.iter().map(|(field, _)| field))
+            .chain(search.filter.iter().map(|(field, _)| field))
+            .chain(search.search.iter().map(|(field, _)| field));
+        let reads_last_use = fields.into_iter().any(|f| *f == TokenField::LastAccess);
+        if index == LastUseIndex::ApiTokenUses
+            && search.kind == Some(TokenKind::Api)
+            && reads_last_use
+        {
+            Source {
+                from: "tokens JOIN api_token_uses AS uses ON uses.token_id = tokens.id",
+                last_access: "uses.last_access",
+            }
+        } else {
+            Source::TOKENS
+        }
+    }
+
+    fn column(&self, field: TokenField) -> &'static str {
+        match field {
+            TokenField::LastAccess => self.last_access,
+            TokenField::ExpiresAt => "expires_at",
+            other => sort_expression(other),
+        }
     }
 }
 
@@ -136,11 +181,12 @@ where
     sql
 }
 
-/// `SELECT * FROM tokens` matching a search, sorted and limited as it says. `candidates`, from a
+/// `SELECT tokens.*` matching a search, sorted and limited as it says. `candidates`, from a
 /// trigram index (`text_search`), are the only ids that can match, when known.
 pub(crate) fn search_tokens<DB>(
     search: &TokenSearch,
     candidates: Option<&[i64]>,
+    index: LastUseIndex,
 ) -> QueryBuilder<'static, DB>
 where
     DB: Database,
@@ -148,9 +194,10 @@ where
     String: Encode<'static, DB> + Type<DB>,
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
-    let mut sql = QueryBuilder::new("SELECT * FROM tokens WHERE ");
-    push_search(&mut sql, search, candidates);
-    sql.push(order_by(search));
+    let source = Source::of(search, index);
+    let mut sql = QueryBuilder::new(format!("SELECT tokens.* FROM {} WHERE ", source.from));
+    push_search(&mut sql, search, candidates, &source);
+    sql.push(order_by(search, &source));
     if let Some(limit) = search.limit {
         sql.push(" LIMIT ").push_bind(i64::from(limit));
     }
@@ -162,6 +209,7 @@ where
 pub(crate) fn count_tokens<DB>(
     search: &TokenSearch,
     candidates: Option<&[i64]>,
+    index: LastUseIndex,
 ) -> QueryBuilder<'static, DB>
 where
     DB: Database,
@@ -169,8 +217,9 @@ where
     String: Encode<'static, DB> + Type<DB>,
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
-    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM tokens WHERE ");
-    push_search(&mut sql, search, candidates);
+    let source = Source::of(search, index);
+    let mut sql = QueryBuilder::new(format!("SELECT COUNT(*) FROM {} WHERE ", source.from));
+    push_search(&mut sql, search, candidates, &source);
     sql
 }
 
@@ -181,6 +230,7 @@ where
 pub(crate) fn search_tokens_in_window<DB>(
     search: &TokenSearch,
     window: usize,
+    index: LastUseIndex,
 ) -> QueryBuilder<'static, DB>
 where
     DB: Database,
@@ -188,15 +238,20 @@ where
     String: Encode<'static, DB> + Type<DB>,
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
-    let order = order_by(search);
-    let mut sql = QueryBuilder::new("SELECT * FROM (SELECT * FROM tokens WHERE ");
-    push_filters(&mut sql, search, None);
-    sql.push(&order)
+    // The window is of `tokens` rows alone, whose last_access the join's equals: outside it
+    // the search reads that.
+    let source = Source::of(search, index);
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT * FROM (SELECT tokens.* FROM {} WHERE ",
+        source.from
+    ));
+    push_filters(&mut sql, search, None, &source);
+    sql.push(order_by(search, &source))
         .push(" LIMIT ")
         .push_bind(window as i64)
         .push(") AS window_ WHERE 1 = 1");
-    push_text_terms(&mut sql, search);
-    sql.push(order);
+    push_text_terms(&mut sql, search, &Source::TOKENS);
+    sql.push(order_by(search, &Source::TOKENS));
     if let Some(limit) = search.limit {
         sql.push(" LIMIT ").push_bind(i64::from(limit));
     }
@@ -322,20 +377,19 @@ where
 }
 
 /// `ORDER BY` keys for a search: its sort fields, then the id so that the order is total.
-fn order_by(search: &TokenSearch) -> String {
+fn order_by(search: &TokenSearch, source: &Source) -> String {
     let mut keys = String::from(" ORDER BY ");
     for (field, order) in &search.sort {
         // Missing times (never used, never expires) sort as Zabbix's 0: first going up, last
-        // going down. NULLS FIRST/LAST on the bare column says that while keeping the
-        // (kind, last_access) and (kind, expires_at) indexes usable, which COALESCE(x, 0)
-        // does not (a full sort of every token at a million). Only an expiry before 1970
-        // would sort differently.
+        // going down. NULLS FIRST/LAST on the bare column says that while keeping the indexes
+        // of last use and of expiry usable, which COALESCE(x, 0) does not (a full sort of
+        // every token at a million). Only an expiry before 1970 would sort differently.
         let key = match (field, order) {
             (TokenField::LastAccess | TokenField::ExpiresAt, SortOrder::Ascending) => {
-                format!("{} ASC NULLS FIRST", column(*field))
+                format!("{} ASC NULLS FIRST", source.column(*field))
             }
             (TokenField::LastAccess | TokenField::ExpiresAt, SortOrder::Descending) => {
-                format!("{} DESC NULLS LAST", column(*field))
+                format!("{} DESC NULLS LAST", source.column(*field))
             }
             (_, SortOrder::Ascending) => format!("{} ASC", sort_expression(*field)),
             (_, SortOrder::Descending) => format!("{} DESC", sort_expression(*field)),
@@ -352,14 +406,15 @@ fn push_search<'a, DB>(
     sql: &mut QueryBuilder<'a, DB>,
     search: &TokenSearch,
     candidates: Option<&[i64]>,
+    source: &Source,
 ) where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
     Vec<u8>: Encode<'a, DB> + Type<DB>,
 {
-    push_filters(sql, search, candidates);
-    push_text_terms(sql, search);
+    push_filters(sql, search, candidates, source);
+    push_text_terms(sql, search, source);
 }
 
 /// The conditions of a token search but its text terms.
@@ -367,6 +422,7 @@ fn push_filters<'a, DB>(
     sql: &mut QueryBuilder<'a, DB>,
     search: &TokenSearch,
     candidates: Option<&[i64]>,
+    source: &Source,
 ) where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
@@ -430,7 +486,7 @@ fn push_filters<'a, DB>(
         sql.push(" AND (0 = 1");
         for value in values {
             sql.push(" OR ");
-            push_equals(sql, *field, value);
+            push_equals(sql, *field, value, source);
         }
         sql.push(")");
     }
@@ -439,7 +495,7 @@ fn push_filters<'a, DB>(
 /// ` AND (…)` with a token search's text terms, if it has any. Every term is a condition of
 /// its own, joined to the others with AND, or OR when any may match: Zabbix treats several
 /// terms of one field like several fields. A field with no terms adds none.
-fn push_text_terms<'a, DB>(sql: &mut QueryBuilder<'a, DB>, search: &TokenSearch)
+fn push_text_terms<'a, DB>(sql: &mut QueryBuilder<'a, DB>, search: &TokenSearch, source: &Source)
 where
     DB: Database,
     String: Encode<'a, DB> + Type<DB>,
@@ -460,9 +516,9 @@ where
             // Numbers are searched in their decimal text, as SQLite's LOWER() reads them and
             // PostgreSQL's needs them cast.
             let text = if stored_as_text(field) {
-                column(field).to_owned()
+                source.column(field).to_owned()
             } else {
-                format!("CAST({} AS TEXT)", column(field))
+                format!("CAST({} AS TEXT)", source.column(field))
             };
             sql.push(format!("LOWER({text}) LIKE "))
                 .push_bind(like_pattern(term, mode))
@@ -477,13 +533,17 @@ where
 /// A value of the other type than the column is compared the way SQLite's type affinity does
 /// (a number with a text column as its decimal text, a text with an integer column as the
 /// integer it spells, if any), which PostgreSQL would refuse as a type error.
-fn push_equals<'a, DB>(sql: &mut QueryBuilder<'a, DB>, field: TokenField, value: &FieldValue)
-where
+fn push_equals<'a, DB>(
+    sql: &mut QueryBuilder<'a, DB>,
+    field: TokenField,
+    value: &FieldValue,
+    source: &Source,
+) where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
     String: Encode<'a, DB> + Type<DB>,
 {
-    let column = column(field);
+    let column = source.column(field);
     match value {
         FieldValue::Integer(0) if is_time(field) => {
             sql.push(format!("{column} IS NULL"));

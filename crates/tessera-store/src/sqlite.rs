@@ -27,6 +27,9 @@ use uuid::Uuid;
 /// Tokens whose `last_access` one statement writes (three bound values each).
 const LAST_ACCESS_IN_A_STATEMENT: usize = 256;
 
+/// token.get's order by last use is an index of `tokens` (migration 0010).
+const LAST_USE_INDEX: queries::LastUseIndex = queries::LastUseIndex::OnTokens;
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone)]
@@ -488,7 +491,7 @@ impl Store for SqliteStore {
 
     async fn search_tokens(&self, search: &TokenSearch) -> StoreResult<Vec<Token>> {
         let candidates = self.text_candidates(search).await?;
-        queries::search_tokens::<Sqlite>(search, candidates.as_deref())
+        queries::search_tokens::<Sqlite>(search, candidates.as_deref(), LAST_USE_INDEX)
             .build()
             .fetch_all(&self.pool)
             .await
@@ -500,11 +503,12 @@ impl Store for SqliteStore {
 
     async fn count_tokens(&self, search: &TokenSearch) -> StoreResult<u64> {
         let candidates = self.text_candidates(search).await?;
-        let count: i64 = queries::count_tokens::<Sqlite>(search, candidates.as_deref())
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(unavailable)?;
+        let count: i64 =
+            queries::count_tokens::<Sqlite>(search, candidates.as_deref(), LAST_USE_INDEX)
+                .build_query_scalar()
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
         Ok(count as u64)
     }
 

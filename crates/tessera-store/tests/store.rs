@@ -885,6 +885,100 @@ async fn a_large_last_access_batch_is_written_whole(store: &dyn Store) {
     }
 }
 
+/// token.get's `lastaccess` sort and filter see every write of a last use and every deletion
+/// (PostgreSQL reads them from `api_token_uses`, which triggers keep in step with `tokens`).
+async fn api_tokens_sort_and_filter_by_their_last_use(store: &dyn Store) {
+    let user = store
+        .insert_user(&new_user("una", Role::User))
+        .await
+        .unwrap();
+    let a = api_token(store, user.id, "a", "").await;
+    let b = api_token(store, user.id, "b", "").await;
+    let c = api_token(store, user.id, "c", "").await;
+    let session = store
+        .insert_token(&new_token(Some(user.id), "una's session", None))
+        .await
+        .unwrap();
+    let base = now();
+    let at = |seconds: i64| base + Duration::seconds(seconds);
+    store
+        .record_last_access(&[(a.id, at(20)), (c.id, at(10)), (session.id, at(30))])
+        .await
+        .unwrap();
+    let by_last_use = |kind, order| TokenSearch {
+        kind: Some(kind),
+        sort: vec![(TokenField::LastAccess, order)],
+        ..TokenSearch::default()
+    };
+    let sorted = |kind, order| async move {
+        let found = store
+            .search_tokens(&by_last_use(kind, order))
+            .await
+            .unwrap();
+        found.into_iter().map(|t| t.name).collect::<Vec<_>>()
+    };
+    // Never used sorts as Zabbix's 0: first going up, last going down.
+    assert_eq!(
+        sorted(TokenKind::Api, SortOrder::Descending).await,
+        ["a", "c", "b"]
+    );
+    assert_eq!(
+        sorted(TokenKind::Api, SortOrder::Ascending).await,
+        ["b", "c", "a"]
+    );
+    let used_at = |value| TokenSearch {
+        kind: Some(TokenKind::Api),
+        filter: vec![(TokenField::LastAccess, vec![value])],
+        ..TokenSearch::default()
+    };
+    let seconds = at(20).unix_timestamp();
+    assert_eq!(
+        names(
+            &store
+                .search_tokens(&used_at(FieldValue::Integer(seconds)))
+                .await
+                .unwrap()
+        ),
+        ["a"]
+    );
+    assert_eq!(
+        store
+            .count_tokens(&used_at(FieldValue::Integer(0)))
+            .await
+            .unwrap(),
+        1
+    );
+    store.record_last_access(&[(b.id, at(40))]).await.unwrap();
+    assert_eq!(
+        sorted(TokenKind::Api, SortOrder::Descending).await,
+        ["b", "a", "c"]
+    );
+    assert_eq!(
+        store
+            .count_tokens(&used_at(FieldValue::Integer(0)))
+            .await
+            .unwrap(),
+        0
+    );
+    store.delete_tokens(&[a.id]).await.unwrap();
+    assert_eq!(
+        sorted(TokenKind::Api, SortOrder::Descending).await,
+        ["b", "c"]
+    );
+    // Other kinds sort by the same times.
+    let sessions = store
+        .search_tokens(&by_last_use(TokenKind::Session, SortOrder::Descending))
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions
+            .iter()
+            .map(|t| (t.id, t.last_access))
+            .collect::<Vec<_>>(),
+        [(session.id, Some(at(30)))]
+    );
+}
+
 async fn token_filters_compare_numbers_and_text_alike(store: &dyn Store) {
     let user = store
         .insert_user(&new_user("uma", Role::User))
@@ -1336,6 +1430,7 @@ store_suite!(
     audit_events_are_listed_newest_first_and_filtered,
     token_search_filters_searches_sorts_and_limits,
     token_filters_compare_numbers_and_text_alike,
+    api_tokens_sort_and_filter_by_their_last_use,
     search_terms_all_match_unless_any_may,
     substring_searches_follow_renames_deletions_and_many_matches,
     api_tokens_change_take_new_secrets_and_are_deleted,
@@ -1418,7 +1513,8 @@ async fn postgres_migrations_apply_once_and_again_change_nothing() {
             "token text trigrams",
             "api token indexes",
             "live user token index",
-            "partial user indexes"
+            "partial user indexes",
+            "api token uses"
         ]
     );
     assert!(tessera_store::migrate(database.url())
