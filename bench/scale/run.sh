@@ -179,8 +179,8 @@ measure_checks() {
 
 # settle_last_access WHAT: waits until the server has written the last_access times that the
 # checks of WHAT noted, so that the next run measures checks and not that write. The server
-# writes them every 5 s; on PostgreSQL a write of 100,000 rows takes seconds (the column is
-# indexed, so no update is HOT: every index of the row gets a new entry), and it overlapped the
+# writes them every 5 s; on PostgreSQL a write of 100,000 rows takes seconds (before migration
+# 0013 no such update was HOT: every index of the row got a new entry), and it overlapped the
 # warm runs when they began a fixed 6 s after the cold ones. Says how long it took.
 settle_last_access() {
     local what=$1 t0 idle=0
@@ -200,6 +200,27 @@ settle_last_access() {
         done
     fi
     sum "  last_access writes after the $what: settled $(awk "BEGIN{printf \"%.1f\", $(ms_since "$t0")/1000}") s after the last check (6 s wait included)"
+}
+
+# pg_write_counters: the WAL position and the tokens table's updates and HOT updates so far.
+pg_write_counters() {
+    psql -X -At -F ' ' "$dburl" -c "SELECT pg_current_wal_lsn(), n_tup_upd, n_tup_hot_upd
+                                     FROM pg_stat_user_tables WHERE relname = 'tokens'"
+}
+
+# wal_since COUNTERS TOKENS: the WAL PostgreSQL wrote since COUNTERS (pg_write_counters), per
+# token whose last use was written, and how many of the updates of tokens were HOT (heap-only:
+# no new index entries). The statistics reach pg_stat_user_tables within a second or so.
+wal_since() {
+    local lsn0 upd0 hot0 tokens=$2
+    read -r lsn0 upd0 hot0 <<<"$1"
+    sleep 1
+    sum "  $(psql -X -At "$dburl" -c "SELECT 'PostgreSQL WAL from the first cold check until the writes settled: '
+            || pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0'))
+            || ' (' || round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0') / $tokens / 1024, 1)
+            || ' KiB a token checked); updates of tokens ' || (n_tup_upd - $upd0)
+            || ', of them HOT ' || (n_tup_hot_upd - $hot0)
+            FROM pg_stat_user_tables WHERE relname = 'tokens'")"
 }
 
 # ----- the data, generated once for both stores -----------------------------------------------
@@ -342,6 +363,8 @@ bench_store() {
     curl -sf -o /dev/null -H "Authorization: Bearer $(head -1 "$TMP/set-warm.txt")" "$URL/auth/verify" \
         || { echo "a sample token was refused: the loaded data is wrong" >&2; tail "$TMP/server.log" >&2; exit 1; }
     sum "token checks (wrk + check.lua; cold: each token checked once, never before; warm: $WARM_SET tokens over and over for ${WARM_SECONDS} s, cache TTL 3600 s):"
+    local wal0=""
+    [[ "$STORE" == postgres ]] && wal0=$(pg_write_counters)
     measure_checks \
         cold.verify.c1 once /auth/verify 1 "$TMP/set-cold_v1.txt" 300 \
         cold.whoami.c1 once /api/v1/whoami 1 "$TMP/set-cold_w1.txt" 300 \
@@ -353,6 +376,7 @@ bench_store() {
         >"$TMP/revoke.summary" 9>&- &
     local probe=$!
     settle_last_access "cold runs"
+    [[ -n "$wal0" ]] && wal_since "$wal0" "$((2 * COLD + 2 * COLD1))"
     wait "$probe"
     raw "revocations during the last_access writes: $(cat "$TMP/revoke.json")"
     sum "  $(cat "$TMP/revoke.summary")"
@@ -403,7 +427,7 @@ bench_store() {
 
     # --- 5. Zabbix token.get
     say "$STORE: Zabbix token.get"
-    python3 "$HERE/../zabbix_token_get/driver.py" sql --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" --out "$TMP"
+    python3 "$HERE/../zabbix_token_get/driver.py" sql --store "$STORE" --user "$USER_ID" --token-id "$TOKEN_ID" --now "$((NOW_MS / 1000))" --out "$TMP"
     local target=${DB:-}
     [[ "$STORE" == postgres ]] && target=$dburl
     lock

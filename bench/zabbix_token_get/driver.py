@@ -87,16 +87,22 @@ QUERY_VARIANTS = [
 ]
 
 
-def build_sql(params, variant=None):
-    """The SQL and bound values search_api_tokens/count_api_tokens send for a super admin
-    (with `variant`, a different ORDER BY expression: see QUERY_VARIANTS)."""
+def build_sql(params, variant=None, store="sqlite"):
+    """The SQL and bound values search_api_tokens/count_api_tokens send for a super admin to
+    `store` (with `variant`, a different ORDER BY expression: see QUERY_VARIANTS)."""
     variant = variant or {}
     count = bool(params.get("countOutput"))
-    sql = "SELECT COUNT(*) FROM tokens WHERE " if count else "SELECT * FROM tokens WHERE "
+    fields = params.get("sortfield", [])
+    fields = fields if isinstance(fields, list) else [fields]
+    # PostgreSQL keeps API tokens' order by last use in api_token_uses (migration 0013).
+    joined = store == "postgres" and "lastaccess" in fields and not variant
+    source = "tokens JOIN api_token_uses AS uses ON uses.token_id = tokens.id" if joined else "tokens"
+    last_access = "uses.last_access" if joined else "last_access"
+    sql = f"SELECT COUNT(*) FROM {source} WHERE " if count else f"SELECT tokens.* FROM {source} WHERE "
     values = []
     sql += "1 = 1"
-    sql += " AND kind = ?"
-    values.append("api")
+    # Written out, not bound, as queries.rs does: the token.get indexes hold API tokens only.
+    sql += " AND kind = 'api'"
     sql += " AND status IN (?, ?)"
     values += ["active", "disabled"]
     for column, name in (("id", "tokenids"), ("user_id", "userids")):
@@ -134,15 +140,14 @@ def build_sql(params, variant=None):
         sql += " AND (" + " AND ".join(parts) + ")"
     if count:
         return sql, values
-    fields = params.get("sortfield", [])
-    fields = fields if isinstance(fields, list) else [fields]
     order = params.get("sortorder", "ASC")
     nulls = (" " + variant["nulls"]) if "nulls" in variant else ""
     def key(f):
         if f in variant:
             return f"{variant[f]} {order}{nulls}"
         if f in NULLABLE:
-            return f"{SORT_EXPRESSION[f]} {order} " + ("NULLS FIRST" if order == "ASC" else "NULLS LAST")
+            column = last_access if f == "lastaccess" else SORT_EXPRESSION[f]
+            return f"{column} {order} " + ("NULLS FIRST" if order == "ASC" else "NULLS LAST")
         return f"{SORT_EXPRESSION[f]} {order}"
     keys = [key(f) for f in fields]
     sql += " ORDER BY " + "".join(k + ", " for k in keys) + "id ASC"
@@ -184,7 +189,7 @@ def write_sql(args):
         for key, description, method, params, _ in all_cases:
             if method != "token.get":
                 continue
-            sql, values = build_sql(params)
+            sql, values = build_sql(params, store=args.store)
             if "search" in params:
                 key += ".noindex"
             helper.write(helper_block(key, sql, values))
@@ -287,6 +292,8 @@ def main():
     parser.add_argument("--token-id", type=int, required=True)
     parser.add_argument("--now", type=int, required=True, help="Unix seconds, for valid_at")
     parser.add_argument("--out")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                        help="whose SQL `sql` writes")
     parser.add_argument("--url")
     parser.add_argument("--password")
     parser.add_argument("--requests", type=int, default=200)
