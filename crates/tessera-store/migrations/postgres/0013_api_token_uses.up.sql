@@ -3,7 +3,8 @@
 -- token.get's `sortfield: lastaccess`), each such write was a new version of the row with a new
 -- entry in every index of the table, about 15 KB of WAL a token (BENCHMARKS.md); out of every
 -- index it is a heap-only (HOT) update, which the free tenth of each page (fillfactor) leaves
--- room for. token.get's order by last use lives in this narrow table instead, for API tokens
+-- room for (on pages written from now on; full ones make room as their old versions are
+-- pruned). token.get's order by last use lives in this narrow table instead, for API tokens
 -- only, kept by the triggers below on every path (the server, the CLI, `tessera transfer`, a
 -- manual statement). tokens.last_access stays the truth that checks, lists and transfers read.
 CREATE TABLE api_token_uses (
