@@ -238,8 +238,8 @@ where
     String: Encode<'static, DB> + Type<DB>,
     Vec<u8>: Encode<'static, DB> + Type<DB>,
 {
-    // The window is of `tokens` rows alone, whose last_access the join's equals: outside it
-    // the search reads that.
+    // The window's rows are `tokens` rows: outside it, the text terms and the order read their
+    // own last_access, which equals the joined one.
     let source = Source::of(search, index);
     let mut sql = QueryBuilder::new(format!(
         "SELECT * FROM (SELECT tokens.* FROM {} WHERE ",

@@ -892,9 +892,9 @@ async fn api_tokens_sort_and_filter_by_their_last_use(store: &dyn Store) {
         .insert_user(&new_user("una", Role::User))
         .await
         .unwrap();
-    let a = api_token(store, user.id, "a", "").await;
-    let b = api_token(store, user.id, "b", "").await;
-    let c = api_token(store, user.id, "c", "").await;
+    let a = api_token(store, user.id, "job a", "").await;
+    let b = api_token(store, user.id, "job b", "").await;
+    let c = api_token(store, user.id, "job c", "").await;
     let session = store
         .insert_token(&new_token(Some(user.id), "una's session", None))
         .await
@@ -920,11 +920,11 @@ async fn api_tokens_sort_and_filter_by_their_last_use(store: &dyn Store) {
     // Never used sorts as Zabbix's 0: first going up, last going down.
     assert_eq!(
         sorted(TokenKind::Api, SortOrder::Descending).await,
-        ["a", "c", "b"]
+        ["job a", "job c", "job b"]
     );
     assert_eq!(
         sorted(TokenKind::Api, SortOrder::Ascending).await,
-        ["b", "c", "a"]
+        ["job b", "job c", "job a"]
     );
     let used_at = |value| TokenSearch {
         kind: Some(TokenKind::Api),
@@ -939,7 +939,7 @@ async fn api_tokens_sort_and_filter_by_their_last_use(store: &dyn Store) {
                 .await
                 .unwrap()
         ),
-        ["a"]
+        ["job a"]
     );
     assert_eq!(
         store
@@ -951,7 +951,18 @@ async fn api_tokens_sort_and_filter_by_their_last_use(store: &dyn Store) {
     store.record_last_access(&[(b.id, at(40))]).await.unwrap();
     assert_eq!(
         sorted(TokenKind::Api, SortOrder::Descending).await,
-        ["b", "a", "c"]
+        ["job b", "job a", "job c"]
+    );
+    // A name searched too, with a limit: on PostgreSQL the search first reads a window of the
+    // tokens in its order (text_search).
+    let named = TokenSearch {
+        search: vec![(TokenField::Name, vec!["job".into()])],
+        limit: Some(2),
+        ..by_last_use(TokenKind::Api, SortOrder::Descending)
+    };
+    assert_eq!(
+        names(&store.search_tokens(&named).await.unwrap()),
+        ["job b", "job a"]
     );
     assert_eq!(
         store
@@ -963,7 +974,7 @@ async fn api_tokens_sort_and_filter_by_their_last_use(store: &dyn Store) {
     store.delete_tokens(&[a.id]).await.unwrap();
     assert_eq!(
         sorted(TokenKind::Api, SortOrder::Descending).await,
-        ["b", "c"]
+        ["job b", "job c"]
     );
     // Other kinds sort by the same times.
     let sessions = store
