@@ -1,6 +1,7 @@
 -- wrk script for bench/*: the method and body come from the environment (WRK_METHOD,
 -- WRK_BODY); headers are given with wrk's -H. With WRK_EXPECT set, every answer's body must
--- contain that text (plain find), else it counts as bad_body. At the end it prints one line
+-- contain that text (plain find), else it counts as bad_body (and WRK_DELAY_MS paces it, below).
+-- At the end it prints one line
 --   WRK_JSON {"requests":..,"rps":..,"p50_us":..,"p99_us":..,"bad_body":..,...}
 -- Latencies are wrk's (microseconds, per request, from its histogram).
 wrk.method = os.getenv("WRK_METHOD") or "GET"
@@ -11,6 +12,16 @@ end
 
 local expect = os.getenv("WRK_EXPECT")
 if expect == "" then expect = nil end
+
+-- With WRK_DELAY_MS set, each connection waits that long after every answer before its next
+-- request: a paced load well under what the machine can take, whose latency is the server's
+-- and not a queue's (wrk's latency is from a request's send to its answer, the wait excluded).
+local delay_ms = tonumber(os.getenv("WRK_DELAY_MS") or "")
+if delay_ms then
+  function delay()
+    return delay_ms
+  end
+end
 
 local threads = {}
 function setup(thread)

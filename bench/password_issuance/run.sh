@@ -3,11 +3,13 @@
 # password (OAuth password grant, ExtraView get_token, OWIN /Token, ArcGIS generateToken), as a
 # ratio to raw Argon2id verifications per second (bench/argon2_raw, same parameters, as many
 # threads as the server's password workers) on the same cores in the same run. Then: token
-# checks on /auth/verify alone, and again while the password grant saturates the hash pool.
+# checks on /auth/verify alone, and again while the password grant saturates the hash pool,
+# first as fast as they go and then paced (a load the machine has room for).
 #
 #   bash bench/password_issuance/run.sh
 #
 # Knobs (environment): LOGIN_CONNECTIONS (8), CHECK_CONNECTIONS (16), SECONDS_EACH (10), ROUNDS (2),
+# PACE_MS (2: the wait of each connection of the paced checks after every answer),
 # WORKERS (the server's --password-workers and argon2_raw's --threads; default nproc, which is
 # tessera's default), plus those of bench/common/lib.sh (TESSERA_BIN, NO_BUILD, BUILD_TIMEOUT).
 # Argon2 cost: tessera's defaults m=19456 KiB, t=2, p=1 (the server is started with them
@@ -21,6 +23,7 @@ LOGIN_CONNECTIONS=${LOGIN_CONNECTIONS:-8}
 CHECK_CONNECTIONS=${CHECK_CONNECTIONS:-16}
 SECONDS_EACH=${SECONDS_EACH:-10}
 WORKERS=${WORKERS:-$(nproc)}
+PACE_MS=${PACE_MS:-2}
 ROUNDS=${ROUNDS:-2}
 M_KIB=19456 T_ITER=2 P_LANES=1
 
@@ -105,27 +108,42 @@ tail -1 "$RUNS" >&2
 
 # ----- token checks while sign-ins saturate the hash pool -----------------------------------
 TOKEN=$(curl -sf "$URL/oauth/token" -d "$OAUTH_BODY" | json_field access_token)
+
+# checks LABEL [PACE_MS]: /auth/verify on CHECK_CONNECTIONS connections for SECONDS_EACH; with
+# PACE_MS, each connection waits that long after every answer (bench/common/wrk.lua).
+checks() {
+    WRK_DELAY_MS=${2:-} wrk_run "$1" "$CHECK_CONNECTIONS" "$SECONDS_EACH" "$URL/auth/verify" \
+        -H "Authorization: Bearer $TOKEN" >>"$RUNS"
+    tail -1 "$RUNS" >&2
+}
+
+# checks_during_logins LABEL LOGINS_LABEL [PACE_MS]: checks while the password grant runs on
+# LOGIN_CONNECTIONS connections alongside (from 2 s before the checks to 2 s after).
+checks_during_logins() {
+    (WRK_METHOD=POST WRK_BODY=$OAUTH_BODY WRK_EXPECT='"access_token"' \
+        wrk_run "$2" "$LOGIN_CONNECTIONS" $((SECONDS_EACH + 4)) "$URL/oauth/token" -H "$FORM" \
+        >"$TMP/bg.json") &
+    BG_PID=$!
+    sleep 2
+    checks "$1" "${3:-}"
+    wait "$BG_PID" || true
+    BG_PID=
+    cat "$TMP/bg.json" >>"$RUNS"
+    tail -1 "$RUNS" >&2
+}
+
 say "checks alone: /auth/verify, $CHECK_CONNECTIONS connections, ${SECONDS_EACH} s"
-wrk_run checks_alone "$CHECK_CONNECTIONS" "$SECONDS_EACH" "$URL/auth/verify" \
-    -H "Authorization: Bearer $TOKEN" >>"$RUNS"
-tail -1 "$RUNS" >&2
+checks checks_alone
 say "checks while the password grant runs ($LOGIN_CONNECTIONS connections) alongside"
-(WRK_METHOD=POST WRK_BODY=$OAUTH_BODY WRK_EXPECT='"access_token"' \
-    wrk_run logins_during_checks "$LOGIN_CONNECTIONS" $((SECONDS_EACH + 4)) "$URL/oauth/token" -H "$FORM" \
-    >"$TMP/bg.json") &
-BG_PID=$!
-sleep 2
-wrk_run checks_during_logins "$CHECK_CONNECTIONS" "$SECONDS_EACH" "$URL/auth/verify" \
-    -H "Authorization: Bearer $TOKEN" >>"$RUNS"
-tail -1 "$RUNS" >&2
-wait "$BG_PID" || true
-BG_PID=
-cat "$TMP/bg.json" >>"$RUNS"
-tail -1 "$RUNS" >&2
+checks_during_logins checks_during_logins logins_during_checks
 say "checks alone again"
-wrk_run checks_alone_after "$CHECK_CONNECTIONS" "$SECONDS_EACH" "$URL/auth/verify" \
-    -H "Authorization: Bearer $TOKEN" >>"$RUNS"
-tail -1 "$RUNS" >&2
+checks checks_alone_after
+# The checks above take every cycle the sign-ins leave, so they measure a share of the CPU as
+# much as a latency. Paced, the checks leave the machine room, as a service's checks mostly do.
+say "paced checks alone: each connection waits ${PACE_MS} ms after every answer"
+checks paced_alone "$PACE_MS"
+say "paced checks while the password grant runs alongside"
+checks_during_logins paced_during_logins logins_during_paced "$PACE_MS"
 RSS=$(rss_kib "$SERVER_PID")
 stop_server
 
@@ -136,7 +154,7 @@ stop_server
     echo "doors: wrk -t2 -c$LOGIN_CONNECTIONS keep-alive, ${SECONDS_EACH} s each, right password always (user Admin); wrk and tessera on the same $(nproc) cores"
     echo "server RSS at the end: $RSS KiB"
     echo
-    python3 - "$RUNS" "$ROUNDS" <<'PY'
+    python3 - "$RUNS" "$ROUNDS" "$PACE_MS" <<'PY'
 import json, statistics, sys
 runs = {}; order = []
 for line in open(sys.argv[1]):
@@ -193,6 +211,18 @@ print(f"during / alone: req/s {d['rps']/a['rps']:.3f}, p50 {d['p50_us']/a['p50_u
 l = runs["logins_during_checks"]
 lrps, lbad = good(l)
 print(f"password grants alongside (wrk -c{l['connections']}, {l['seconds']:.0f} s): {lrps:.2f}/s = {lrps/statistics.mean(raws):.3f} of mean raw Argon2id, bad {lbad}")
+print()
+print(f"paced checks (each connection waits {sys.argv[3]} ms after every answer), alone and while the password grant saturates the hash pool:")
+print(f"{'case':<24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}")
+for k in ["paced_alone", "paced_during_logins"]:
+    r = runs[k]
+    errs = r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
+    print(f"{k:<24} {r['rps']:>9.0f} {r['p50_us']/1000:>8.2f} {r['p90_us']/1000:>8.2f} {r['p99_us']/1000:>8.2f} {errs:>6}")
+a, d = runs["paced_alone"], runs["paced_during_logins"]
+print(f"during / alone: req/s {d['rps']/a['rps']:.3f}, p50 {d['p50_us']/a['p50_us']:.2f}x, p99 {d['p99_us']/a['p99_us']:.2f}x")
+l = runs["logins_during_paced"]
+lrps, lbad = good(l)
+print(f"password grants alongside: {lrps:.2f}/s = {lrps/statistics.mean(raws):.3f} of mean raw Argon2id, bad {lbad}")
 PY
     echo
     echo "raw results (one JSON line per measurement):"
