@@ -200,29 +200,24 @@ print("one at a time (1 thread / 1 connection):")
 print(f"  raw Argon2id {sb:.2f} and {sa:.2f} /s = {1000/sraw:.2f} ms each; password grant {srps:.2f} /s = {1000/srps:.2f} ms each (p50 {so['p50_us']/1000:.2f} ms, bad {sbad})")
 print(f"  ratio {srps/sraw:.3f}; tessera adds about {1000/srps - 1000/sraw:.2f} ms per sign-in; {statistics.mean(raws)/sraw:.2f}x from 1 to the pool's threads (raw)")
 print()
-print("token checks (/auth/verify) alone and while the password grant saturates the hash pool:")
-print(f"{'case':<24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
-for k in ["checks_alone", "checks_during_logins", "checks_alone_after"]:
-    r = runs[k]
-    errs = r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
-    print(f"{k:<24} {r['rps']:>9.0f} {r['p50_us']/1000:>8.2f} {r['p99_us']/1000:>8.2f} {errs:>6}")
-a, d = runs["checks_alone"], runs["checks_during_logins"]
-print(f"during / alone: req/s {d['rps']/a['rps']:.3f}, p50 {d['p50_us']/a['p50_us']:.2f}x, p99 {d['p99_us']/a['p99_us']:.2f}x")
-l = runs["logins_during_checks"]
-lrps, lbad = good(l)
-print(f"password grants alongside (wrk -c{l['connections']}, {l['seconds']:.0f} s): {lrps:.2f}/s = {lrps/statistics.mean(raws):.3f} of mean raw Argon2id, bad {lbad}")
+def checks_table(title, cases, logins):
+    # Checks alone and during sign-ins (the first two cases), and the sign-ins alongside.
+    print(title)
+    print(f"{'case':<24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}")
+    for k in cases:
+        r = runs[k]
+        errs = r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
+        print(f"{k:<24} {r['rps']:>9.0f} {r['p50_us']/1000:>8.2f} {r['p90_us']/1000:>8.2f} {r['p99_us']/1000:>8.2f} {errs:>6}")
+    a, d = runs[cases[0]], runs[cases[1]]
+    print(f"during / alone: req/s {d['rps']/a['rps']:.3f}, p50 {d['p50_us']/a['p50_us']:.2f}x, p90 {d['p90_us']/a['p90_us']:.2f}x, p99 {d['p99_us']/a['p99_us']:.2f}x")
+    l = runs[logins]
+    lrps, lbad = good(l)
+    print(f"password grants alongside (wrk -c{l['connections']}, {l['seconds']:.0f} s): {lrps:.2f}/s = {lrps/statistics.mean(raws):.3f} of mean raw Argon2id, bad {lbad}")
+checks_table("token checks (/auth/verify) alone and while the password grant saturates the hash pool:",
+             ["checks_alone", "checks_during_logins", "checks_alone_after"], "logins_during_checks")
 print()
-print(f"paced checks (each connection waits {sys.argv[3]} ms after every answer), alone and while the password grant saturates the hash pool:")
-print(f"{'case':<24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>6}")
-for k in ["paced_alone", "paced_during_logins"]:
-    r = runs[k]
-    errs = r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
-    print(f"{k:<24} {r['rps']:>9.0f} {r['p50_us']/1000:>8.2f} {r['p90_us']/1000:>8.2f} {r['p99_us']/1000:>8.2f} {errs:>6}")
-a, d = runs["paced_alone"], runs["paced_during_logins"]
-print(f"during / alone: req/s {d['rps']/a['rps']:.3f}, p50 {d['p50_us']/a['p50_us']:.2f}x, p99 {d['p99_us']/a['p99_us']:.2f}x")
-l = runs["logins_during_paced"]
-lrps, lbad = good(l)
-print(f"password grants alongside: {lrps:.2f}/s = {lrps/statistics.mean(raws):.3f} of mean raw Argon2id, bad {lbad}")
+checks_table(f"paced checks (each connection waits {sys.argv[3]} ms after every answer), alone and while the password grant saturates the hash pool:",
+             ["paced_alone", "paced_during_logins"], "logins_during_paced")
 PY
     echo
     echo "raw results (one JSON line per measurement):"

@@ -851,20 +851,29 @@ mod tests {
     use super::*;
     use crate::scratch::{test_server, ScratchDatabase, ScratchError};
 
-    /// The sample of names a search reads walks the API tokens alone, however many session
-    /// tokens were issued after the newest of them.
-    #[tokio::test]
-    async fn the_names_sample_reads_api_tokens_only() {
+    /// A store on a database of its own, dropped with the `ScratchDatabase`; none when no
+    /// PostgreSQL server is reachable and none is required.
+    async fn scratch_store(prefix: &str) -> Option<(ScratchDatabase, PgStore)> {
         let server = test_server();
-        let database = match ScratchDatabase::create(&server.url, "tessera_plan").await {
+        let database = match ScratchDatabase::create(&server.url, prefix).await {
             Ok(database) => database,
             Err(ScratchError::Unreachable { .. }) if !server.required => {
                 eprintln!("skipping: no PostgreSQL server at {}", server.url);
-                return;
+                return None;
             }
             Err(error) => panic!("{error}"),
         };
         let store = PgStore::open(database.url()).await.unwrap();
+        Some((database, store))
+    }
+
+    /// The sample of names a search reads walks the API tokens alone, however many session
+    /// tokens were issued after the newest of them.
+    #[tokio::test]
+    async fn the_names_sample_reads_api_tokens_only() {
+        let Some((_database, store)) = scratch_store("tessera_plan").await else {
+            return;
+        };
         // 20,000 API tokens, then 5,000 session tokens: newer, and later in id order.
         sqlx::raw_sql(
             "INSERT INTO tokens (hash, kind, door, name, status, created_at)
@@ -897,16 +906,9 @@ mod tests {
     /// of API tokens by last use follows it.
     #[tokio::test]
     async fn a_last_use_is_written_without_touching_the_indexes_of_tokens() {
-        let server = test_server();
-        let database = match ScratchDatabase::create(&server.url, "tessera_hot").await {
-            Ok(database) => database,
-            Err(ScratchError::Unreachable { .. }) if !server.required => {
-                eprintln!("skipping: no PostgreSQL server at {}", server.url);
-                return;
-            }
-            Err(error) => panic!("{error}"),
+        let Some((_database, store)) = scratch_store("tessera_hot").await else {
+            return;
         };
-        let store = PgStore::open(database.url()).await.unwrap();
         sqlx::raw_sql(
             "INSERT INTO tokens (hash, kind, door, name, status, created_at)
                  SELECT sha256(int8send(n)), CASE WHEN n % 2 = 0 THEN 'api' ELSE 'session' END,
