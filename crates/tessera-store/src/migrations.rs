@@ -1,26 +1,35 @@
 //! Applying migrations and saying which ones were applied, for `tessera migrate`. Each store
 //! also runs its migrations at start; this is the same run, told what it did.
+//!
+//! Migrations run on a connection of their own whose slow statements are logged at debug
+//! level (`quiet_slow_statements`): a migration of a table of a million tokens takes seconds,
+//! and sqlx's warning would hold its whole SQL, a screenful in the middle of a start.
 
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
-use sqlx::{Database, Pool};
+use sqlx::{Acquire, ConnectOptions};
 use std::collections::HashSet;
+use std::time::Duration;
+
+/// Options for the migrations' connection: slow statements logged at debug level only.
+pub(crate) fn quiet_slow_statements<O: ConnectOptions>(options: O) -> O {
+    options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
+}
 
 /// Applies the migrations the database lacks and returns their descriptions, oldest first.
 ///
 /// What was applied is read from the database before and after the run, so a migration that
 /// another node applied in the meantime is not claimed.
-pub(crate) async fn apply<DB>(
+pub(crate) async fn apply<C>(
     migrator: &Migrator,
-    pool: &Pool<DB>,
+    connection: &mut C,
 ) -> Result<Vec<String>, MigrateError>
 where
-    DB: Database,
-    DB::Connection: Migrate,
+    C: Migrate,
+    for<'c> &'c mut C: Acquire<'c, Connection = &'c mut C>,
 {
-    let mut connection = pool.acquire().await?;
     connection.ensure_migrations_table().await?;
     let before = applied_versions(&mut *connection).await?;
-    migrator.run(pool).await?;
+    migrator.run(&mut *connection).await?;
     let after = applied_versions(&mut *connection).await?;
     Ok(migrator
         .iter()

@@ -47,8 +47,13 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to the PostgreSQL database at `url` (which must exist) and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let pool = connect(url).await?;
-        MIGRATIONS.run(&pool).await.map_err(migration_failed)?;
+        let options = connect_options(url)?;
+        let mut migrating =
+            connect_one(&migrations::quiet_slow_statements(options.clone())).await?;
+        let migrated = MIGRATIONS.run(&mut migrating).await;
+        let _ = migrating.close().await;
+        migrated.map_err(migration_failed)?;
+        let pool = pool(options).await?;
         let trigrams: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'tokens_name_trigrams')",
         )
@@ -68,9 +73,10 @@ impl PgStore {
     /// Connects to the PostgreSQL database at `url` and applies the migrations it lacks;
     /// returns their descriptions.
     pub async fn migrate(url: &str) -> StoreResult<Vec<String>> {
-        let pool = connect(url).await?;
-        let applied = migrations::apply(&MIGRATIONS, &pool).await;
-        pool.close().await;
+        let options = migrations::quiet_slow_statements(connect_options(url)?);
+        let mut connection = connect_one(&options).await?;
+        let applied = migrations::apply(&MIGRATIONS, &mut connection).await;
+        let _ = connection.close().await;
         applied.map_err(migration_failed)
     }
 
@@ -142,39 +148,43 @@ impl PgStore {
     }
 }
 
-async fn connect(url: &str) -> StoreResult<PgPool> {
-    let options = PgConnectOptions::from_str(url)
+fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL database URL: {e}")))?
         .application_name("tessera")
         // Notices ("relation _sqlx_migrations already exists, skipping" on every start) are
         // not worth a log line; warnings and errors still come.
-        .options([("client_min_messages", "warning")]);
-    let place = describe(&options);
-    let cannot = |reason: String| {
-        StoreError::Unavailable(format!(
-            "cannot connect to the PostgreSQL database {place}: {reason}"
-        ))
-    };
-    // A first connection outside the pool, so that a failure says why (refused, no such
-    // database, authentication failed) where the pool would only say that it timed out.
-    match tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options)).await {
-        Ok(Ok(probe)) => {
-            let _ = probe.close().await;
-        }
-        Ok(Err(e)) => return Err(cannot(e.to_string())),
-        Err(_) => {
-            return Err(cannot(format!(
-                "no answer within {} s",
-                ACQUIRE_TIMEOUT.as_secs()
-            )))
-        }
+        .options([("client_min_messages", "warning")]))
+}
+
+fn cannot_connect(options: &PgConnectOptions, reason: String) -> StoreError {
+    StoreError::Unavailable(format!(
+        "cannot connect to the PostgreSQL database {}: {reason}",
+        describe(options)
+    ))
+}
+
+/// One connection outside any pool; a failure says why (refused, no such database,
+/// authentication failed) where a pool would only say that it timed out. The store's first
+/// connection is one: the one its migrations run on.
+async fn connect_one(options: &PgConnectOptions) -> StoreResult<PgConnection> {
+    match tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(options)).await {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) => Err(cannot_connect(options, e.to_string())),
+        Err(_) => Err(cannot_connect(
+            options,
+            format!("no answer within {} s", ACQUIRE_TIMEOUT.as_secs()),
+        )),
     }
+}
+
+async fn pool(options: PgConnectOptions) -> StoreResult<PgPool> {
     PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
-        .map_err(|e| cannot(e.to_string()))
+        .map_err(|e| cannot_connect(&options, e.to_string()))
 }
 
 /// `user@host:port/database`: where the store connects, without the password.

@@ -57,8 +57,11 @@ impl SqliteStore {
 
     /// Opens (creating if needed) and migrates the SQLite database at `url`.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        let mut migrating = connect_for_migrations(url).await?;
+        let migrated = MIGRATIONS.run(&mut migrating).await;
+        let _ = migrating.close().await;
+        migrated.map_err(migration_failed)?;
         let pool = connect(url).await?;
-        MIGRATIONS.run(&pool).await.map_err(migration_failed)?;
         // The planner needs statistics to prefer the per-user index over (kind, status) for
         // one user's tokens; without them such a search reads every token (measured in
         // BENCHMARKS.md). A bounded optimize at start keeps them close; connections also
@@ -81,9 +84,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the SQLite database at `url` and applies the migrations it
     /// lacks; returns their descriptions.
     pub async fn migrate(url: &str) -> StoreResult<Vec<String>> {
-        let pool = connect(url).await?;
-        let applied = migrations::apply(&MIGRATIONS, &pool).await;
-        pool.close().await;
+        let mut connection = connect_for_migrations(url).await?;
+        let applied = migrations::apply(&MIGRATIONS, &mut connection).await;
+        let _ = connection.close().await;
         applied.map_err(migration_failed)
     }
 
@@ -103,6 +106,15 @@ async fn connect_issuer(url: &str) -> StoreResult<SqliteConnection> {
     let (options, path) = options(url)?;
     let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| cannot_open(path, e))
+}
+
+/// The connection migrations run on (see `migrations`), closed before the pool opens: it
+/// optimizes the database as it closes.
+async fn connect_for_migrations(url: &str) -> StoreResult<SqliteConnection> {
+    let (options, path) = options(url)?;
+    SqliteConnection::connect_with(&migrations::quiet_slow_statements(options))
         .await
         .map_err(|e| cannot_open(path, e))
 }
