@@ -160,6 +160,17 @@ impl TestApp {
         .await
     }
 
+    /// A client_credentials grant, the client authenticated with HTTP Basic.
+    pub async fn client_credentials(&self, client_id: &str, secret: &str) -> Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs in and returns the token response's JSON.
     pub async fn sign_in(&self, username: &str, password: &str) -> serde_json::Value {
         let response = self.password_grant(username, password).await;

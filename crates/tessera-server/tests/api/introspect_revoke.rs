@@ -157,13 +157,8 @@ async fn only_the_owning_client_may_revoke_a_client_token() {
     let owner = app.create_client("owner", &ALL_GRANTS).await;
     let thief = app.create_client("thief", &ALL_GRANTS).await;
     let issued: serde_json::Value = app
-        .http
-        .post(app.url("/oauth/token"))
-        .basic_auth("owner", Some(&owner))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
+        .client_credentials("owner", &owner)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

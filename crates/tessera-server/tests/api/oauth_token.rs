@@ -80,14 +80,7 @@ async fn client_credentials_need_an_authenticated_client() {
     let secret = app
         .create_client("svc", &[GrantType::ClientCredentials])
         .await;
-    let wrong = app
-        .http
-        .post(app.url("/oauth/token"))
-        .basic_auth("svc", Some("tsr_wrong"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = app.client_credentials("svc", "tsr_wrong").await;
     assert_eq!(wrong.status(), 401);
     let body: serde_json::Value = wrong.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
@@ -448,14 +441,7 @@ async fn a_large_last_access_flush_is_written_whole() {
         .await;
     let mut ids = Vec::new();
     for _ in 0..600 {
-        let response = app
-            .http
-            .post(app.url("/oauth/token"))
-            .basic_auth("many", Some(&secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
+        let response = app.client_credentials("many", &secret).await;
         let body: serde_json::Value = response.json().await.unwrap();
         let access = body["access_token"].as_str().unwrap().to_owned();
         ids.push(checked_token_id(&app, &access).await);
