@@ -1121,10 +1121,15 @@ impl Authority {
             .issue_pair(user.id, client, scope, family, origin)
             .await?;
         // A replay of the same refresh token that lost the race above may have revoked the
-        // family before our new pair was stored; the spent token then reads revoked, and the
-        // new pair must go with the rest of its family.
-        let spent = self.store().token_by_id(token.id).await?;
-        if spent.is_some_and(|t| t.status == TokenStatus::Revoked) {
+        // family before our new pair was stored; the spent token then is revoked, and the new
+        // pair must go with the rest of its family. A write that changes nothing, not a read:
+        // it waits for a revocation under way (PostgreSQL's row lock) instead of reading the
+        // spent token as it was before that revocation commits.
+        let still_spent = self
+            .store()
+            .transition_token(token.id, TokenStatus::Rotated, TokenStatus::Rotated)
+            .await?;
+        if !still_spent {
             self.revoke_family_after_reuse(&token, origin).await?;
             return Err(invalid("the refresh token has already been used"));
         }
