@@ -60,6 +60,8 @@ impl SqliteStore {
         let mut migrating = connect_for_migrations(url).await?;
         // Not `migrate`: `migrations::apply` creates sqlx's table before `run` takes its lock,
         // and nodes starting together on a new database raced there (tests/nodes.rs).
+        // Not `migrate`: `migrations::apply` creates sqlx's table before `run` takes its lock,
+        // and nodes starting together on a new database raced there (tests/nodes.rs).
         let migrated = MIGRATIONS.run(&mut migrating).await;
         let _ = migrating.close().await;
         migrated.map_err(migration_failed)?;
