@@ -27,6 +27,26 @@ where
     C: Migrate,
     for<'c> &'c mut C: Acquire<'c, Connection = &'c mut C>,
 {
+    // The lock is taken before the first read: sqlx's table is created here, before `run` takes
+    // the lock itself, and nodes starting together on a new PostgreSQL database both created it
+    // (a duplicate key in pg_type). PostgreSQL's advisory locks nest within a session, so
+    // `run`'s own lock inside this one is fine; SQLite's is a no-op (its writes queue anyway).
+    connection.lock().await?;
+    let applied = apply_locked(migrator, connection).await;
+    let unlocked = connection.unlock().await;
+    let applied = applied?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn apply_locked<C>(
+    migrator: &Migrator,
+    connection: &mut C,
+) -> Result<Vec<String>, MigrateError>
+where
+    C: Migrate,
+    for<'c> &'c mut C: Acquire<'c, Connection = &'c mut C>,
+{
     connection.ensure_migrations_table().await?;
     let before = applied_versions(&mut *connection).await?;
     migrator.run(&mut *connection).await?;

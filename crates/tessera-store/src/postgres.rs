@@ -47,17 +47,8 @@ pub struct PgStore {
 impl PgStore {
     /// Connects to the PostgreSQL database at `url` (which must exist) and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let options = connect_options(url)?;
-        let mut migrating =
-            connect_one(&migrations::quiet_slow_statements(options.clone())).await?;
-        // Not `migrate`: `migrations::apply` creates sqlx's table before `run` takes its lock,
-        // and nodes starting together on a new database raced there (tests/nodes.rs).
-        // Not `migrate`: `migrations::apply` creates sqlx's table before `run` takes its lock,
-        // and nodes starting together on a new database raced there (tests/nodes.rs).
-        let migrated = MIGRATIONS.run(&mut migrating).await;
-        let _ = migrating.close().await;
-        migrated.map_err(migration_failed)?;
-        let pool = pool(options).await?;
+        Self::migrate(url).await?;
+        let pool = pool(connect_options(url)?).await?;
         let trigrams: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'tokens_name_trigrams')",
         )

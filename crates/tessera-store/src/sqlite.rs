@@ -57,14 +57,7 @@ impl SqliteStore {
 
     /// Opens (creating if needed) and migrates the SQLite database at `url`.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let mut migrating = connect_for_migrations(url).await?;
-        // Not `migrate`: `migrations::apply` creates sqlx's table before `run` takes its lock,
-        // and nodes starting together on a new database raced there (tests/nodes.rs).
-        // Not `migrate`: `migrations::apply` creates sqlx's table before `run` takes its lock,
-        // and nodes starting together on a new database raced there (tests/nodes.rs).
-        let migrated = MIGRATIONS.run(&mut migrating).await;
-        let _ = migrating.close().await;
-        migrated.map_err(migration_failed)?;
+        Self::migrate(url).await?;
         let pool = connect(url).await?;
         // The planner needs statistics to prefer the per-user index over (kind, status) for
         // one user's tokens; without them such a search reads every token (measured in
