@@ -20,6 +20,7 @@ pub mod secret;
 pub mod settings;
 pub mod stats;
 pub mod store;
+pub mod thread_scheduling;
 pub mod token;
 pub mod token_search;
 pub mod totp;

@@ -9,7 +9,6 @@
 mod commands;
 mod config;
 mod output;
-mod scheduling;
 mod telemetry;
 
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
@@ -106,7 +105,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> anyhow::Result<()> {
     let (config, log) = config::load(&cli.global, matches, &settings, &settings_matches)?;
     telemetry::init(log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .on_thread_start(scheduling::ask_for_a_short_slice)
+        .on_thread_start(tessera_core::thread_scheduling::ask_for_a_short_slice)
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;

@@ -7,8 +7,10 @@
 //! value of +10 a hash gets about a tenth of a core against a busy request thread, and every
 //! cycle the checks leave: a server doing only sign-ins hashes as fast as before. A check that
 //! wakes still waits for the running hash's time slice unless its own is shorter, which is why
-//! the server's request threads ask for a short one (the tessera binary's `scheduling`).
+//! the server's request threads ask for a short one (`crate::thread_scheduling`).
 
+#[cfg(target_os = "linux")]
+use crate::thread_scheduling;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex};
 use tokio::sync::oneshot;
@@ -77,25 +79,20 @@ impl HashThreads {
 /// Elsewhere the threads keep the normal priority. A refusal is harmless: it only costs latency.
 #[cfg(target_os = "linux")]
 fn lower_this_threads_priority() {
-    // SAFETY: sched_attr is plain integers (all zeros is valid) and the kernel only reads it;
-    // setpriority reads its integer arguments only; gettid cannot fail.
-    let refused = unsafe {
-        let mut attr: libc::sched_attr = std::mem::zeroed();
-        attr.size = std::mem::size_of::<libc::sched_attr>() as u32;
-        attr.sched_policy = libc::SCHED_OTHER as u32;
-        attr.sched_nice = NICENESS;
-        // sched_runtime 0: the kernel's default slice.
-        let attributes_set = libc::syscall(
-            libc::SYS_sched_setattr,
-            0,
-            &attr as *const libc::sched_attr,
-            0,
-        ) == 0;
-        // Kernels before 3.14 lack sched_setattr: the nice value alone, then.
-        !attributes_set
-            && libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, NICENESS) != 0
-    };
-    if refused {
+    // SAFETY: sched_attr is plain integers, so all zeros is a valid value.
+    let mut attr: libc::sched_attr = unsafe { std::mem::zeroed() };
+    attr.sched_policy = libc::SCHED_OTHER as u32;
+    attr.sched_nice = NICENESS;
+    // sched_runtime 0: the kernel's default slice.
+    if thread_scheduling::set_this_threads_scheduling(&attr).is_ok() {
+        return;
+    }
+    // Kernels before 3.14 lack sched_setattr: the nice value alone, then.
+    // SAFETY: setpriority reads its integer arguments only; gettid cannot fail.
+    let niced =
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, NICENESS) }
+            == 0;
+    if !niced {
         tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the priority of a hashing thread");
     }
 }
@@ -125,41 +122,17 @@ mod tests {
     /// The calling thread's nice value and time slice (sched_runtime, in ns).
     #[cfg(target_os = "linux")]
     fn this_threads_nice_and_slice() -> (i32, u64) {
-        // SAFETY: all zeros is a valid sched_attr; the kernel writes at most the size given.
-        unsafe {
-            let mut attr: libc::sched_attr = std::mem::zeroed();
-            let size = std::mem::size_of::<libc::sched_attr>() as libc::c_uint;
-            let asked = libc::syscall(libc::SYS_sched_getattr, 0, &mut attr as *mut _, size, 0);
-            assert_eq!(
-                asked,
-                0,
-                "sched_getattr: {}",
-                std::io::Error::last_os_error()
-            );
-            (attr.sched_nice, attr.sched_runtime)
-        }
+        let attr = thread_scheduling::this_threads_scheduling().expect("sched_getattr");
+        (attr.sched_nice, attr.sched_runtime)
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn the_hashing_threads_run_at_nice_10_with_the_default_slice_whoever_starts_them() {
-        const SHORT_SLICE_NS: u64 = 100_000;
         let (ours, theirs) = std::thread::spawn(|| {
             // The starting thread asks for a short slice, as the server's request threads do
             // (Linux 6.12 and later keep it; a new thread inherits it).
-            // SAFETY: as in this_threads_nice_and_slice; the kernel only reads attr.
-            unsafe {
-                let mut attr: libc::sched_attr = std::mem::zeroed();
-                attr.size = std::mem::size_of::<libc::sched_attr>() as u32;
-                attr.sched_policy = libc::SCHED_OTHER as u32;
-                attr.sched_runtime = SHORT_SLICE_NS;
-                libc::syscall(
-                    libc::SYS_sched_setattr,
-                    0,
-                    &attr as *const libc::sched_attr,
-                    0,
-                );
-            }
+            thread_scheduling::ask_for_a_short_slice();
             let threads = HashThreads::start(1).unwrap();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
@@ -172,9 +145,11 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(theirs.0, NICENESS);
-        if ours.1 == SHORT_SLICE_NS {
+        if thread_scheduling::kernel_keeps_slices() {
+            assert_eq!(ours.1, thread_scheduling::REQUEST_THREAD_SLICE_NS);
             assert_ne!(
-                theirs.1, SHORT_SLICE_NS,
+                theirs.1,
+                thread_scheduling::REQUEST_THREAD_SLICE_NS,
                 "the hashing thread kept its creator's slice"
             );
         }
