@@ -4,7 +4,10 @@
 # ratio to raw Argon2id verifications per second (bench/argon2_raw, same parameters, as many
 # threads as the server's password workers) on the same cores in the same run. Then: token
 # checks on /auth/verify alone, and again while the password grant saturates the hash pool,
-# first as fast as they go and then paced (a load the machine has room for).
+# first as fast as they go and then paced (a load the machine has room for); and paced once more
+# while raw Argon2id runs in another process at nice +10 (the server's hashing threads' nice
+# value) with no request to the server: the cost of sharing the cores with hashes as such, the
+# yardstick for what the sign-ins' requests add.
 #
 #   bash bench/password_issuance/run.sh
 #
@@ -144,6 +147,16 @@ say "paced checks alone: each connection waits ${PACE_MS} ms after every answer"
 checks paced_alone "$PACE_MS"
 say "paced checks while the password grant runs alongside"
 checks_during_logins paced_during_logins logins_during_paced "$PACE_MS"
+# The same shape of work outside the server: as many hashing threads at nice +10, no requests.
+say "paced checks while raw Argon2id ($WORKERS threads, nice +10, another process) runs alongside"
+nice -n 10 "$RAW" --threads "$WORKERS" --seconds $((SECONDS_EACH + 4)) --m $M_KIB --t $T_ITER \
+    --p $P_LANES | sed 's|^{|{"label":"raw_nice10_during_paced",|' >"$TMP/bg.json" &
+BG_PID=$!
+sleep 2
+checks paced_during_outside_hashes "$PACE_MS"
+wait "$BG_PID" || true
+BG_PID=
+cat "$TMP/bg.json" >>"$RUNS"
 RSS=$(rss_kib "$SERVER_PID")
 stop_server
 
@@ -164,7 +177,7 @@ doors = ["oauth_password", "extraview_get_token", "owin_token", "arcgis_generate
 def good(r):
     bad = r["bad_body"] + r["errors_status"] + r["errors_connect"] + r["errors_read"] + r["errors_write"] + r["errors_timeout"]
     return (r["requests"] - bad) / r["seconds"], bad
-is_raw = lambda label: label.startswith("raw_")
+is_raw = lambda label: label.startswith("raw_") and not label.startswith("raw_nice10")
 raws = [runs[label]["per_second"] for label in order if is_raw(label)]
 def raw_around(label):
     # The raw runs measured just before and just after this door (the file is in run order).
@@ -218,6 +231,12 @@ checks_table("token checks (/auth/verify) alone and while the password grant sat
 print()
 checks_table(f"paced checks (each connection waits {sys.argv[3]} ms after every answer), alone and while the password grant saturates the hash pool:",
              ["paced_alone", "paced_during_logins"], "logins_during_paced")
+o, d = runs["paced_during_outside_hashes"], runs["paced_during_logins"]
+oerrs = o["errors_status"] + o["errors_connect"] + o["errors_read"] + o["errors_write"] + o["errors_timeout"]
+print(f"{'paced_during_outside_hashes':<24} {o['rps']:>9.0f} {o['p50_us']/1000:>8.2f} {o['p90_us']/1000:>8.2f} {o['p99_us']/1000:>8.2f} {oerrs:>6}")
+print(f"  (raw Argon2id at nice +10 in another process, {runs['raw_nice10_during_paced']['per_second']:.2f} hashes/s, no sign-in requests)")
+print(f"during sign-ins / during outside hashes: p50 {d['p50_us']/o['p50_us']:.2f}x, p90 {d['p90_us']/o['p90_us']:.2f}x, p99 {d['p99_us']/o['p99_us']:.2f}x"
+      " (1: the sign-ins' requests cost the checks nothing beyond what sharing the cores with hashes does)")
 PY
     echo
     echo "raw results (one JSON line per measurement):"
