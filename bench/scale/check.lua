@@ -4,9 +4,19 @@
 --               stops and creates OUTDIR/done.<thread>; run.sh interrupts wrk (SIGINT) once every
 --               thread is done, so the duration is the time the checks took.
 --   MODE=cycle  the tokens over and over, for wrk's -d (warm).
+--   DELAY_MS    (optional) each connection's wait after every answer, below.
 -- A check counts as ok if /auth/verify answers 200 with X-Auth-Token-Id, or whoami 200 with a
 -- JSON "user"; anything else counts as bad. At the end: one line
 --   WRK_JSON {"requests":..,"ok":..,"bad":..,"seconds":..,"rps":..(ok/s),"p50_us":..,...}
+-- With DELAY_MS set, each connection waits that long after every answer before its next
+-- request: a paced load the machine has room for (wrk's latency excludes the wait).
+local delay_ms = tonumber(os.getenv("DELAY_MS") or "")
+if delay_ms then
+  function delay()
+    return delay_ms
+  end
+end
+
 local counter = 0
 local threads = {}
 function setup(thread)

@@ -10,9 +10,10 @@
 #   2. token checks (GET /auth/verify, GET /api/v1/whoami) with wrk and check.lua:
 #      COLD: every request a different token this server never checked (each one a database
 #      read), WARM: a working set of WARM_SET tokens checked over and over; each at 1
-#      connection (latency) and CONNS connections (throughput). The warm runs begin once the
-#      server has written the last_access times of the cold runs and of the warm set's priming
-#      (settle_last_access: how long those writes took is part of the results). Meanwhile,
+#      connection (latency) and CONNS connections (throughput; warm also paced, a load the
+#      machine has room for). The warm runs begin once the server has written the last_access
+#      times of the cold runs and of the warm set's priming (settle_last_access: how long
+#      those writes took is part of the results). Meanwhile,
 #      for REVOKE_SECONDS after the cold runs, the tokens checked last are revoked one every
 #      100 ms (revoke_probe.py): how long each waits while their last_access times are written;
 #   3. RSS of the server right after the cold runs (more distinct tokens checked than the
@@ -25,7 +26,8 @@
 #
 # Knobs (environment): TOKENS (1000000), USERS (1000), STORES ("sqlite postgres"),
 # CONNS (32), COLD (40000 tokens per cold run at CONNS), COLD1 (10000 per cold run at 1
-# connection), WARM_SET (1000), WARM_SECONDS (10), REVOKE_SECONDS (20), ISSUE (10000),
+# connection), WARM_SET (1000), WARM_SECONDS (10), WARM_PACE_MS (2: each connection's wait
+# after every answer in the paced warm runs at CONNS), REVOKE_SECONDS (20), ISSUE (10000),
 # ZBX_REQUESTS (50), ZBX_BUDGET (10 s per case), PG_URL (postgres://postgres@127.0.0.1:5432),
 # KEEP_PG (set: the PostgreSQL database is kept at exit, for EXPLAIN by hand; its name is
 # printed), LOCK (/tmp/tessera-bench.lock: every heavy step holds it), and
@@ -43,6 +45,7 @@ COLD=${COLD:-40000}
 COLD1=${COLD1:-10000}
 WARM_SET=${WARM_SET:-1000}
 WARM_SECONDS=${WARM_SECONDS:-10}
+WARM_PACE_MS=${WARM_PACE_MS:-2}
 REVOKE_SECONDS=${REVOKE_SECONDS:-20}
 ISSUE=${ISSUE:-10000}
 ZBX_REQUESTS=${ZBX_REQUESTS:-50}
@@ -145,7 +148,7 @@ check_run() {
     local dir="$TMP/run-$STORE-$label"
     mkdir -p "$dir"
     awk -v n="$threads" -v d="$dir" '{ print > (d "/tokens." ((NR - 1) % n + 1)) }' "$file"
-    OUTDIR=$dir MODE=$mode ROUTE=$route wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s \
+    OUTDIR=$dir MODE=$mode ROUTE=$route DELAY_MS=${PACE_MS:-} wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s \
         --latency -s "$HERE/check.lua" "$URL" >"$dir/wrk.txt" 2>&1 9>&- &
     local wpid=$!
     if [[ "$mode" == once ]]; then
@@ -158,8 +161,8 @@ check_run() {
     local json
     json=$(sed -n 's/^WRK_JSON //p' "$dir/wrk.txt")
     [[ -n "$json" ]] || { cat "$dir/wrk.txt" >&2; return 1; }
-    printf '{"store":"%s","label":"%s","mode":"%s","route":"%s","connections":%d,"wrk_threads":%d,"tokens":%d,%s\n' \
-        "$STORE" "$label" "$mode" "$route" "$conns" "$threads" "$(wc -l <"$file")" "${json#\{}"
+    printf '{"store":"%s","label":"%s","mode":"%s","route":"%s","connections":%d,"wrk_threads":%d,"pace_ms":%d,"tokens":%d,%s\n' \
+        "$STORE" "$label" "$mode" "$route" "$conns" "$threads" "${PACE_MS:-0}" "$(wc -l <"$file")" "${json#\{}"
 }
 
 # A summary line from check_run's JSON.
@@ -394,6 +397,13 @@ bench_store() {
         warm.whoami.c1 cycle /api/v1/whoami 1 "$TMP/set-warm.txt" "$WARM_SECONDS" \
         warm.verify.c$CONNS cycle /auth/verify "$CONNS" "$TMP/set-warm.txt" "$WARM_SECONDS" \
         warm.whoami.c$CONNS cycle /api/v1/whoami "$CONNS" "$TMP/set-warm.txt" "$WARM_SECONDS"
+    # At CONNS connections wrk keeps both cores busy, so that p99 is mostly queueing (a check
+    # waits for those ahead of it on the same cores). Paced: the same connections, each waiting
+    # WARM_PACE_MS after every answer, a load the machine has room for.
+    sum "  paced: each of the $CONNS connections waits ${WARM_PACE_MS} ms after every answer:"
+    PACE_MS=$WARM_PACE_MS measure_checks \
+        warm.verify.c$CONNS.paced cycle /auth/verify "$CONNS" "$TMP/set-warm.txt" "$WARM_SECONDS" \
+        warm.whoami.c$CONNS.paced cycle /api/v1/whoami "$CONNS" "$TMP/set-warm.txt" "$WARM_SECONDS"
     if [[ "$STORE" == postgres ]]; then
         # Whether autovacuum or autoanalyze ran on tokens meanwhile (it competes with the runs).
         raw "postgres tokens table after the warm runs: $(psql -X -At "$dburl" -c "SELECT 'dead tuples ' || n_dead_tup || ', autovacuums ' || autovacuum_count || ' (last ' || COALESCE(last_autovacuum::text, 'never') || '), autoanalyzes ' || autoanalyze_count || ' (last ' || COALESCE(last_autoanalyze::text, 'never') || ')' FROM pg_stat_user_tables WHERE relname = 'tokens'")"
