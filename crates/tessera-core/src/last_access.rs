@@ -4,10 +4,10 @@
 //! A token in steady use is rewritten at most once per [`REWRITE_AFTER`]: between, its newer
 //! times stay noted here, where this node's `token.get` and token checks read them. Tokens that
 //! end when idle (sessions with an idle timeout) are written at every flush, so that every node
-//! ends them by the same time. On PostgreSQL every rewrite of a row writes every index of
-//! `tokens` (`last_access` is indexed, so the update cannot be HOT), and rewriting a thousand
-//! busy tokens every five seconds was what made one check in a hundred wait over a millisecond
-//! at a million tokens (BENCHMARKS.md).
+//! ends them by the same time. On PostgreSQL every rewrite of a row is a new row version and
+//! its WAL (when `last_access` was still indexed on `tokens`, before migration 0013, every
+//! index of the row as well), and rewriting a thousand busy tokens every five seconds was what
+//! made one check in a hundred wait over a millisecond at a million tokens (BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
