@@ -125,14 +125,14 @@ impl PgStore {
     /// s at a million).
     async fn probe_trigrams(&self, narrowing: &Narrowing) -> StoreResult<Option<Vec<i64>>> {
         let mut probe = queries::trigram_candidates::<Postgres>(narrowing, MOST_CANDIDATES + 1);
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query(
-            "SELECT set_config('enable_seqscan', 'off', true), \
-             set_config('enable_indexscan', 'off', true)",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(unavailable)?;
+        // One round trip: the settings go with the BEGIN, as one simple query.
+        let mut tx = self
+            .pool
+            .begin_with(
+                "BEGIN READ ONLY; SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off",
+            )
+            .await
+            .map_err(unavailable)?;
         let ids: Vec<i64> = probe
             .build_query_scalar()
             .fetch_all(&mut *tx)
